@@ -1,0 +1,179 @@
+package agentbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+)
+
+// Options configure an [Agent]. The zero value is useful: the built-in tools,
+// the default system prompt, 25 steps, 4 concurrent tool calls, a 10-minute
+// tool timeout and 16 KiB of tool output per call.
+type Options struct {
+	// Model is passed to the provider; empty means the provider's default.
+	Model string
+	// System is the system prompt; empty means [DefaultSystemPrompt].
+	System string
+	// Tools are the tools the model may call. Nil means [BuiltinTools]; an
+	// empty, non-nil slice means none.
+	Tools []Tool
+
+	// Sandbox is an open sandbox the runs use and never close.
+	Sandbox Sandbox
+	// Open opens a sandbox for each run, starting together with the first
+	// model request; the run closes it when it ends. Set Sandbox or Open,
+	// not both. With neither, tools that need a sandbox report
+	// [ErrNoSandbox] to the model.
+	Open Opener
+
+	// MaxSteps is the most model responses one run asks for; 0 means 25.
+	MaxSteps int
+	// Budget stops a run that uses too much.
+	Budget Budget
+	// ToolConcurrency is the most tool calls of one step that run at once;
+	// 0 means 4.
+	ToolConcurrency int
+	// ToolTimeout bounds one tool call; 0 means 10 minutes.
+	ToolTimeout time.Duration
+	// MaxToolOutput is the most bytes of one tool result the model gets;
+	// longer results keep their head and tail with a marker between. 0 means
+	// 16 KiB.
+	MaxToolOutput int
+
+	// MaxTokens caps each model response; 0 leaves it to the provider.
+	MaxTokens int
+	// Temperature, when non-nil, sets the sampling temperature.
+	Temperature *float64
+
+	// Logger receives one debug record per step and per tool call, and one
+	// at the end of a run. Records carry sizes, names and durations, never
+	// file contents or secrets. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Budget limits a run. A zero field means no limit. Limits are checked after
+// each step, once its tool calls have run, except Duration, which stops the
+// run at once.
+type Budget struct {
+	// Tokens limits prompt plus completion tokens over all steps.
+	Tokens int64
+	// Cost limits the cost in US dollars over all steps.
+	Cost float64
+	// Duration limits the run's wall time.
+	Duration time.Duration
+}
+
+// Errors that end runs; [Done].Err matches them.
+var (
+	// ErrMaxSteps: the run used Options.MaxSteps model responses.
+	ErrMaxSteps = errors.New("step limit reached")
+	// ErrBudget: the run used more than Options.Budget allows.
+	ErrBudget = errors.New("budget exceeded")
+	// ErrTruncated: a model response ended before it finished.
+	ErrTruncated = errors.New("model response ended before it finished")
+)
+
+const (
+	defaultMaxSteps        = 25
+	defaultToolConcurrency = 4
+	defaultToolTimeout     = 10 * time.Minute
+	defaultMaxToolOutput   = 16 << 10
+	closeTimeout           = 30 * time.Second
+	eventBuffer            = 32
+)
+
+// An Agent runs a model in a loop with tools. It is safe for concurrent use:
+// each Run is independent.
+type Agent struct {
+	provider Provider
+	opts     Options
+	tools    map[string]Tool
+	specs    []ToolSpec
+	log      *slog.Logger
+	err      error // a configuration error every run reports
+}
+
+var toolNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+// New returns an agent that asks p and runs tools as opts say. A
+// configuration mistake (a nil provider, two tools of one name, both
+// Sandbox and Open set) is reported by every run as its [Done] error.
+func New(p Provider, opts Options) *Agent {
+	a := &Agent{provider: p, opts: opts, tools: map[string]Tool{}, log: opts.Logger}
+	if a.opts.System == "" {
+		a.opts.System = DefaultSystemPrompt
+	}
+	if a.opts.Tools == nil {
+		a.opts.Tools = BuiltinTools()
+	}
+	if a.opts.MaxSteps <= 0 {
+		a.opts.MaxSteps = defaultMaxSteps
+	}
+	if a.opts.ToolConcurrency <= 0 {
+		a.opts.ToolConcurrency = defaultToolConcurrency
+	}
+	if a.opts.ToolTimeout <= 0 {
+		a.opts.ToolTimeout = defaultToolTimeout
+	}
+	if a.opts.MaxToolOutput <= 0 {
+		a.opts.MaxToolOutput = defaultMaxToolOutput
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	var errs []error
+	if p == nil {
+		errs = append(errs, errors.New("no provider"))
+	}
+	if opts.Sandbox != nil && opts.Open != nil {
+		errs = append(errs, errors.New("both Options.Sandbox and Options.Open are set"))
+	}
+	for _, t := range a.opts.Tools {
+		spec := t.Spec()
+		switch {
+		case !toolNameRE.MatchString(spec.Name):
+			errs = append(errs, fmt.Errorf("tool name %q: want 1 to 64 letters, digits, '_' or '-'", spec.Name))
+		case a.tools[spec.Name] != nil:
+			errs = append(errs, fmt.Errorf("two tools are named %q", spec.Name))
+		default:
+			a.tools[spec.Name] = t
+			a.specs = append(a.specs, spec)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		a.err = fmt.Errorf("agentbox: invalid configuration: %w", err)
+	}
+	return a
+}
+
+// Run asks the model to carry out prompt and returns the run's events. The
+// last event is always a [Done]; the channel is closed after it. The caller
+// must receive until the channel is closed; to stop early, cancel ctx and go
+// on receiving.
+func (a *Agent) Run(ctx context.Context, prompt string) <-chan Event {
+	return a.RunMessages(ctx, []Message{{Role: RoleUser, Content: prompt}})
+}
+
+// RunMessages is like Run for a conversation: messages are the turns so far
+// (the Messages of an earlier [Done], say, with a new user turn appended).
+// The slice is not modified.
+func (a *Agent) RunMessages(ctx context.Context, messages []Message) <-chan Event {
+	out := make(chan Event, eventBuffer)
+	r := &run{
+		agent:    a,
+		out:      out,
+		messages: append([]Message(nil), messages...),
+		ids:      map[string]bool{},
+		start:    time.Now(),
+	}
+	for _, m := range messages {
+		for _, c := range m.ToolCalls {
+			r.ids[c.ID] = true
+		}
+	}
+	go r.execute(ctx)
+	return out
+}

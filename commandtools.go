@@ -1,0 +1,243 @@
+package agentbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+)
+
+// Limits of the command tools.
+const (
+	commandDefaultTimeout = 120 * time.Second
+	commandMaxTimeout     = 600 * time.Second
+	processSettle         = time.Second      // how long start_process watches a process without a port
+	processPortWait       = 60 * time.Second // how long start_process waits for a port
+)
+
+type runCommandArgs struct {
+	Command        string `json:"command" jsonschema:"the shell command line, run by bash in the workspace"`
+	Cwd            string `json:"cwd,omitempty" jsonschema:"working directory relative to the workspace; default the workspace"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty" jsonschema:"seconds before the command is killed; default 120, at most 600"`
+}
+
+func runCommandTool() Tool {
+	schema := mustSchema[runCommandArgs]()
+	schema.Properties["timeout_seconds"].Minimum = jsonschema.Ptr(1.0)
+	schema.Properties["timeout_seconds"].Maximum = jsonschema.Ptr(commandMaxTimeout.Seconds())
+	return Exclusive(newTypedTool("run_command",
+		"Run a shell command in the workspace and wait for it to finish, e.g. \"npm install\", \"go test ./...\", \"ls -la\". Returns its combined stdout and stderr followed by its exit code; an exit code other than 0 means the command failed. Long output keeps its beginning and end. The command is killed after timeout_seconds (default 120). Do not use it for servers or watchers that never exit: use start_process.",
+		schema, runCommand))
+}
+
+func runCommand(ctx context.Context, env *Env, in runCommandArgs) (string, error) {
+	if strings.TrimSpace(in.Command) == "" {
+		return "", errors.New("command is empty")
+	}
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	timeout := commandDefaultTimeout
+	if in.TimeoutSeconds > 0 {
+		timeout = time.Duration(in.TimeoutSeconds) * time.Second
+	}
+	out := newCapBuffer(env.limit)
+	res, err := sb.Run(ctx, Command{
+		Cmd:     in.Command,
+		Dir:     in.Cwd,
+		Stdout:  io.MultiWriter(env.Stdout(), out),
+		Stderr:  io.MultiWriter(env.Stderr(), out),
+		Timeout: timeout,
+	})
+	text := out.String()
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			return text, fmt.Errorf("the command was killed after %s; use start_process for servers, or a longer timeout_seconds", timeout)
+		}
+		return text, err
+	}
+	return fmt.Sprintf("%s[exit code %d]", text, res.ExitCode), nil
+}
+
+type startProcessArgs struct {
+	Command string `json:"command" jsonschema:"the shell command line that starts the program, e.g. npm run dev"`
+	Port    int    `json:"port,omitempty" jsonschema:"the TCP port the program listens on, if it is a server; its preview URL is returned once the port answers"`
+	Cwd     string `json:"cwd,omitempty" jsonschema:"working directory relative to the workspace; default the workspace"`
+}
+
+func startProcessTool() Tool {
+	schema := mustSchema[startProcessArgs]()
+	schema.Properties["port"].Minimum = jsonschema.Ptr(1.0)
+	schema.Properties["port"].Maximum = jsonschema.Ptr(65535.0)
+	return Exclusive(newTypedTool("start_process",
+		"Start a long-running program in the background, such as a dev server, and return without waiting for it to exit. Returns the process id (for stop_process) and its first output. With port, waits up to 60 seconds until the port answers and returns the preview URL where the user can open the program; make the server listen on 0.0.0.0 and on exactly that port. If the program exits early, returns its exit code and output instead.",
+		schema, startProcess))
+}
+
+func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, error) {
+	if strings.TrimSpace(in.Command) == "" {
+		return "", errors.New("command is empty")
+	}
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	ps, ok := sb.(ProcessStarter)
+	if !ok {
+		return "", fmt.Errorf("start_process is %w: it cannot run background processes; run commands that finish with run_command", ErrNotSupported)
+	}
+	out := newCapBuffer(env.limit)
+	gate := &gatedWriter{open: true}
+	p, err := ps.StartProcess(ctx, Command{
+		Cmd:    in.Command,
+		Dir:    in.Cwd,
+		Stdout: io.MultiWriter(out, gate.to(env.Stdout())),
+		Stderr: io.MultiWriter(out, gate.to(env.Stderr())),
+	})
+	if err != nil {
+		return "", err
+	}
+	defer gate.shut() // later output is the process's own business
+	pv, canPreview := sb.(Previewer)
+	wait := processSettle
+	if in.Port > 0 && canPreview {
+		wait = processPortWait
+	}
+	url, exit, err := watchProcess(ctx, p, pv, in.Port, wait)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Process %s", p.ID())
+	switch {
+	case exit != nil:
+		fmt.Fprintf(&b, " exited with code %d.\n%s", exit.ExitCode, out.String())
+		if exit.ExitCode != 0 {
+			return b.String(), fmt.Errorf("the process exited with code %d", exit.ExitCode)
+		}
+		return b.String(), nil
+	case url != "":
+		fmt.Fprintf(&b, " is running; port %d answers at %s\n", in.Port, url)
+	case in.Port > 0 && !canPreview:
+		fmt.Fprintf(&b, " is running. This sandbox gives no preview URLs, so port %d cannot be opened from outside it.\n", in.Port)
+	default:
+		b.WriteString(" is running.\n")
+	}
+	if o := out.String(); o != "" {
+		fmt.Fprintf(&b, "Output so far:\n%s", o)
+	}
+	if err != nil {
+		return b.String(), fmt.Errorf("port %d did not answer within %s (the process is still running; stop it with stop_process): %w", in.Port, wait, err)
+	}
+	return b.String(), nil
+}
+
+// watchProcess waits up to wait for the process to exit or, when pv is set
+// and port positive, for the port's URL. It returns the URL, or how the
+// process exited, or neither when the process still runs (err says why there
+// is no URL when one was expected).
+func watchProcess(ctx context.Context, p Process, pv Previewer, port int, wait time.Duration) (url string, exit *Result, err error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	type exited struct {
+		res Result
+		err error
+	}
+	exits := make(chan exited, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		res, err := p.Wait(ctx)
+		exits <- exited{res, err}
+	})
+	if pv == nil || port <= 0 {
+		x := <-exits
+		if x.err != nil {
+			return "", nil, nil // still running after wait
+		}
+		return "", &x.res, nil
+	}
+	urls := make(chan string, 1)
+	errs := make(chan error, 1)
+	wg.Go(func() {
+		u, err := pv.PreviewURL(ctx, port)
+		if err != nil {
+			errs <- err
+			return
+		}
+		urls <- u
+	})
+	for {
+		select {
+		case u := <-urls:
+			return u, nil, nil
+		case x := <-exits:
+			if x.err == nil {
+				return "", &x.res, nil
+			}
+			exits = nil // wait is over: the preview's answer decides
+		case err := <-errs:
+			return "", nil, err
+		}
+	}
+}
+
+// gatedWriter forwards writes until it is shut, so that a background
+// process's output streams as ToolOutput only while its tool call lasts.
+type gatedWriter struct {
+	mu   sync.Mutex
+	open bool
+}
+
+func (g *gatedWriter) to(w io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.open {
+			w.Write(p)
+		}
+		return len(p), nil
+	})
+}
+
+func (g *gatedWriter) shut() {
+	g.mu.Lock()
+	g.open = false
+	g.mu.Unlock()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+type stopProcessArgs struct {
+	ID string `json:"id" jsonschema:"the process id start_process returned"`
+}
+
+func stopProcessTool() Tool {
+	return Exclusive(newTypedTool("stop_process",
+		"Stop a background process started with start_process, and everything it started.",
+		mustSchema[stopProcessArgs](), stopProcess))
+}
+
+func stopProcess(ctx context.Context, env *Env, in stopProcessArgs) (string, error) {
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	ps, ok := sb.(ProcessStarter)
+	if !ok {
+		return "", fmt.Errorf("stop_process is %w: it runs no background processes", ErrNotSupported)
+	}
+	if err := ps.StopProcess(ctx, in.ID); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Stopped process %s.", in.ID), nil
+}

@@ -1,0 +1,297 @@
+package agentbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+)
+
+// Limits of the file tools.
+const (
+	readDefaultLines = 2000
+	readMaxLineBytes = 2000
+	readMaxBytes     = 256 << 10
+	editMaxBytes     = 10 << 20
+	listDefaultDepth = 3
+	listMaxDepth     = 8
+	listMaxEntries   = 500
+)
+
+// listSkipped are directories list_files shows but does not descend into.
+var listSkipped = map[string]bool{".git": true, "node_modules": true, ".next": true, "dist": true, "build": true, "__pycache__": true, ".venv": true, "vendor": true, ".cache": true}
+
+type fileArg struct {
+	Path    string `json:"path" jsonschema:"path of the file, relative to the workspace, e.g. src/app.js"`
+	Content string `json:"content" jsonschema:"the complete content of the file"`
+}
+
+type writeFileArgs struct {
+	Files []fileArg `json:"files" jsonschema:"the files to write, one or more"`
+}
+
+func writeFileTool() Tool {
+	schema := mustSchema[writeFileArgs]()
+	schema.Properties["files"].MinItems = jsonschema.Ptr(1)
+	return Exclusive(newTypedTool("write_file",
+		"Create or overwrite files in the workspace. Give one or more files, each with its path (relative to the workspace) and its complete content; parent directories are created. An existing file is replaced entirely, so include all of its content. Returns the paths written and their sizes.",
+		schema, writeFiles))
+}
+
+func writeFiles(ctx context.Context, env *Env, in writeFileArgs) (string, error) {
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	files := make([]File, len(in.Files))
+	for i, f := range in.Files {
+		if strings.TrimSpace(f.Path) == "" {
+			return "", fmt.Errorf("file %d has an empty path", i+1)
+		}
+		files[i] = File{Path: f.Path, Data: []byte(f.Content)}
+	}
+	if err := sb.WriteFiles(ctx, files); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Wrote %d %s:", len(files), plural(len(files), "file", "files"))
+	for _, f := range files {
+		fmt.Fprintf(&b, "\n%s (%d bytes)", f.Path, len(f.Data))
+	}
+	return b.String(), nil
+}
+
+type readFileArgs struct {
+	Path   string `json:"path" jsonschema:"path of the file, relative to the workspace"`
+	Offset int    `json:"offset,omitempty" jsonschema:"first line to return, counting from 1; default 1"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"most lines to return; default 2000"`
+}
+
+func readFileTool() Tool {
+	schema := mustSchema[readFileArgs]()
+	schema.Properties["offset"].Minimum = jsonschema.Ptr(1.0)
+	schema.Properties["limit"].Minimum = jsonschema.Ptr(1.0)
+	return newTypedTool("read_file",
+		"Read a text file of the workspace. Returns its lines exactly as stored, without line numbers, from line offset (default 1) for at most limit lines (default 2000). Lines longer than 2000 characters are cut, and at most 256 KB is returned; the result then says which offset reads on. Binary files are not shown.",
+		schema, readFile)
+}
+
+func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	offset, limit := max(in.Offset, 1), in.Limit
+	if limit <= 0 {
+		limit = readDefaultLines
+	}
+	f, err := sb.Open(ctx, in.Path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	if head, _ := r.Peek(8000); bytes.IndexByte(head, 0) >= 0 {
+		return "", fmt.Errorf("%s is a binary file; it is not shown", in.Path)
+	}
+	var b strings.Builder
+	line, shown := 0, 0
+	for {
+		text, err := readLine(r)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		line++
+		if line < offset {
+			continue
+		}
+		if shown == limit || b.Len()+len(text) > readMaxBytes {
+			fmt.Fprintf(&b, "[more lines follow: read on with offset %d]\n", line)
+			return b.String(), nil
+		}
+		b.WriteString(text)
+		shown++
+	}
+	switch {
+	case line == 0:
+		return "(the file is empty)", nil
+	case shown == 0:
+		return "", fmt.Errorf("%s has %d lines; offset %d is past its end", in.Path, line, offset)
+	}
+	return b.String(), nil
+}
+
+// readLine reads a line with its newline, cutting it to readMaxLineBytes.
+func readLine(r *bufio.Reader) (string, error) {
+	var b []byte
+	cut := false
+	for {
+		part, err := r.ReadSlice('\n')
+		if room := readMaxLineBytes - len(b); room > 0 {
+			b = append(b, part[:min(room, len(part))]...)
+		}
+		if len(b) >= readMaxLineBytes && len(part) > 0 && part[len(part)-1] != '\n' {
+			cut = true
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(b) > 0:
+			err = nil
+		case err != nil:
+			return "", err
+		}
+		s := string(b)
+		if cut {
+			s = strings.ToValidUTF8(strings.TrimSuffix(s, "\n"), "") + " [line cut]\n"
+		}
+		return s, nil
+	}
+}
+
+type listFilesArgs struct {
+	Path  string `json:"path,omitempty" jsonschema:"directory to list, relative to the workspace; default the workspace itself"`
+	Depth int    `json:"depth,omitempty" jsonschema:"how many directory levels to descend; default 3, at most 8"`
+}
+
+func listFilesTool() Tool {
+	schema := mustSchema[listFilesArgs]()
+	schema.Properties["depth"].Minimum = jsonschema.Ptr(1.0)
+	schema.Properties["depth"].Maximum = jsonschema.Ptr(float64(listMaxDepth))
+	return newTypedTool("list_files",
+		"List the files and directories under a directory of the workspace, recursively. Returns one entry per line: directories end with '/', files show their size in bytes. Dependency and build directories (node_modules, .git, dist, build and the like) are shown but not descended into. At most 500 entries are returned.",
+		schema, listFiles)
+}
+
+func listFiles(ctx context.Context, env *Env, in listFilesArgs) (string, error) {
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	root := in.Path
+	if root == "" {
+		root = "."
+	}
+	depth := in.Depth
+	if depth <= 0 {
+		depth = listDefaultDepth
+	}
+	var b strings.Builder
+	n := 0
+	var walk func(dir, prefix string, level int) error
+	walk = func(dir, prefix string, level int) error {
+		entries, err := sb.List(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if n == listMaxEntries {
+				return errListFull
+			}
+			n++
+			name := path.Join(prefix, e.Name)
+			if !e.IsDir {
+				fmt.Fprintf(&b, "%s (%d bytes)\n", name, e.Size)
+				continue
+			}
+			switch {
+			case listSkipped[e.Name]:
+				fmt.Fprintf(&b, "%s/ (not listed)\n", name)
+			case level == depth:
+				fmt.Fprintf(&b, "%s/ (deeper levels not listed)\n", name)
+			default:
+				fmt.Fprintf(&b, "%s/\n", name)
+				if err := walk(path.Join(dir, e.Name), name, level+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	switch err := walk(root, "", 1); {
+	case errors.Is(err, errListFull):
+		fmt.Fprintf(&b, "[stopped after %d entries: list a subdirectory to see more]\n", listMaxEntries)
+	case err != nil:
+		return "", err
+	case n == 0:
+		return fmt.Sprintf("%s is empty", root), nil
+	}
+	return b.String(), nil
+}
+
+var errListFull = errors.New("listing is full")
+
+type editFileArgs struct {
+	Path       string `json:"path" jsonschema:"path of the file, relative to the workspace"`
+	OldString  string `json:"old_string" jsonschema:"the exact text to replace, including whitespace and indentation; it must occur exactly once unless replace_all is true"`
+	NewString  string `json:"new_string" jsonschema:"the text to put in its place"`
+	ReplaceAll bool   `json:"replace_all,omitempty" jsonschema:"replace every occurrence instead of exactly one"`
+}
+
+func editFileTool() Tool {
+	return Exclusive(newTypedTool("edit_file",
+		"Replace text in an existing file of the workspace. old_string must match the file exactly, whitespace included, and occur exactly once; if it occurs several times, include more surrounding lines to make it unique, or set replace_all. Returns how many occurrences were replaced. To create a file, use write_file.",
+		mustSchema[editFileArgs](), editFile))
+}
+
+func editFile(ctx context.Context, env *Env, in editFileArgs) (string, error) {
+	if in.OldString == "" {
+		return "", errors.New("old_string is empty; to create or rewrite a whole file, use write_file")
+	}
+	if in.OldString == in.NewString {
+		return "", errors.New("old_string and new_string are the same; nothing to change")
+	}
+	sb, err := env.Sandbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	f, err := sb.Open(ctx, in.Path)
+	if err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, editMaxBytes+1))
+	f.Close()
+	if err != nil {
+		return "", err
+	}
+	if len(data) > editMaxBytes {
+		return "", fmt.Errorf("%s is larger than %d MB; edit it with run_command instead", in.Path, editMaxBytes>>20)
+	}
+	content := string(data)
+	count := strings.Count(content, in.OldString)
+	switch {
+	case count == 0:
+		return "", fmt.Errorf("old_string was not found in %s; read the file and copy the text exactly, whitespace included", in.Path)
+	case count > 1 && !in.ReplaceAll:
+		return "", fmt.Errorf("old_string occurs %d times in %s; include more surrounding lines to make it unique, or set replace_all", count, in.Path)
+	}
+	content = strings.ReplaceAll(content, in.OldString, in.NewString)
+	if err := sb.WriteFiles(ctx, []File{{Path: in.Path, Data: []byte(content)}}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Edited %s: replaced %d %s.", in.Path, count, plural(count, "occurrence", "occurrences")), nil
+}
+
+func mustSchema[T any]() *jsonschema.Schema {
+	s, err := jsonschema.For[T](nil)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,310 @@
+package agentbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// run is one Run: it owns the event channel, the conversation, and the
+// sandbox it opens.
+type run struct {
+	agent    *Agent
+	out      chan Event
+	ctx      context.Context // the run's context; emits give up when it is done
+	messages []Message
+	ids      map[string]bool // tool call IDs used in the conversation
+	usage    Usage
+	steps    int
+	start    time.Time
+	sandbox  sandboxSlot
+}
+
+// sandboxSlot hands the sandbox to tool calls once it is ready.
+type sandboxSlot struct {
+	ready    chan struct{} // closed once sb and err are set
+	sb       Sandbox
+	err      error
+	openedAt time.Time
+}
+
+func (s *sandboxSlot) set(sb Sandbox, err error) {
+	s.sb, s.err, s.openedAt = sb, err, time.Now()
+	close(s.ready)
+}
+
+func (s *sandboxSlot) get(ctx context.Context) (Sandbox, error) {
+	select {
+	case <-s.ready:
+		return s.sb, s.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+var errDurationBudget = fmt.Errorf("%w: the run's duration limit passed", ErrBudget)
+
+// execute runs the conversation to its end, sends Done and closes the
+// channel.
+func (r *run) execute(parent context.Context) {
+	defer close(r.out)
+	a := r.agent
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	if d := a.opts.Budget.Duration; d > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, d, errDurationBudget)
+		defer stop()
+	}
+	r.ctx = ctx
+
+	var opening sync.WaitGroup
+	stopOpening := func() {}
+	r.sandbox.ready = make(chan struct{})
+	switch {
+	case a.err != nil:
+		r.sandbox.set(nil, a.err)
+	case a.opts.Sandbox != nil:
+		r.sandbox.set(a.opts.Sandbox, nil)
+	case a.opts.Open != nil:
+		openCtx, stop := context.WithCancel(ctx)
+		stopOpening = stop
+		opening.Go(func() {
+			sb, err := a.opts.Open(openCtx)
+			if err == nil && sb == nil {
+				err = errors.New("the opener returned no sandbox")
+			}
+			if err != nil && openCtx.Err() == nil {
+				err = fmt.Errorf("open sandbox: %w", err)
+				cancel(err) // no run can go on without its sandbox
+			}
+			r.sandbox.set(sb, err)
+		})
+	default:
+		r.sandbox.set(nil, ErrNoSandbox)
+	}
+
+	reason, err := StopError, a.err
+	if err == nil {
+		reason, err = r.loop(ctx)
+	}
+	if reason != StopCompleted && ctx.Err() != nil {
+		reason, err = r.stopCause(parent, ctx, err)
+	}
+
+	stopOpening()
+	opening.Wait()
+	var sandboxTime time.Duration
+	if a.opts.Open != nil && r.sandbox.sb != nil {
+		closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
+		if cerr := r.sandbox.sb.Close(closeCtx); cerr != nil {
+			a.log.Warn("agentbox: closing the sandbox failed", "error", cerr)
+			r.send(Error{Err: fmt.Errorf("close sandbox: %w", cerr)})
+		}
+		cancelClose()
+		sandboxTime = time.Since(r.sandbox.openedAt)
+	}
+
+	if err != nil && reason == StopError {
+		r.send(Error{Err: err, Fatal: true})
+	}
+	done := Done{
+		Reason:      reason,
+		Err:         err,
+		Usage:       r.usage,
+		Steps:       r.steps,
+		Messages:    r.messages,
+		Elapsed:     time.Since(r.start),
+		SandboxTime: sandboxTime,
+	}
+	a.log.Debug("agentbox run done", "reason", reason, "steps", r.steps,
+		"prompt_tokens", r.usage.PromptTokens, "completion_tokens", r.usage.CompletionTokens,
+		"cost", r.usage.Cost, "elapsed", done.Elapsed, "error", errorText(err))
+	r.out <- done
+}
+
+// stopCause explains why ctx ended the run: the caller's cancellation, the
+// duration budget, or a failure that cancelled the run (the sandbox did not
+// open).
+func (r *run) stopCause(parent, ctx context.Context, err error) (StopReason, error) {
+	if perr := parent.Err(); perr != nil {
+		return StopCanceled, context.Cause(parent)
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(cause, ErrBudget) {
+		return StopBudget, cause
+	}
+	if cause != nil {
+		return StopError, cause
+	}
+	return StopError, err
+}
+
+// send delivers ev unless the run is done, in which case it is dropped: a
+// cancelled run's consumer waits only for Done.
+func (r *run) send(ev Event) {
+	select {
+	case r.out <- ev:
+	case <-r.ctx.Done():
+	}
+}
+
+// loop asks the model and runs its tool calls until the run ends.
+func (r *run) loop(ctx context.Context) (StopReason, error) {
+	opts := &r.agent.opts
+	for {
+		r.steps++
+		st, err := r.stream(ctx)
+		if err != nil {
+			return StopError, err
+		}
+		r.usage.Add(st.usage)
+		r.messages = append(r.messages, st.message)
+		if len(st.message.ToolCalls) == 0 {
+			return StopCompleted, nil
+		}
+		r.messages = append(r.messages, r.runTools(ctx, st.message.ToolCalls)...)
+		if err := ctx.Err(); err != nil {
+			return StopCanceled, err
+		}
+		if b := opts.Budget; b.Tokens > 0 && r.usage.TotalTokens() > b.Tokens {
+			return StopBudget, fmt.Errorf("%w: %d tokens used, the limit is %d", ErrBudget, r.usage.TotalTokens(), b.Tokens)
+		}
+		if b := opts.Budget; b.Cost > 0 && r.usage.Cost > b.Cost {
+			return StopBudget, fmt.Errorf("%w: $%.4f spent, the limit is $%.4f", ErrBudget, r.usage.Cost, b.Cost)
+		}
+		if r.steps >= opts.MaxSteps {
+			return StopMaxSteps, fmt.Errorf("%w: %d model responses", ErrMaxSteps, r.steps)
+		}
+	}
+}
+
+// stepResult is one model response, accumulated.
+type stepResult struct {
+	message Message
+	usage   Usage
+}
+
+// pendingCall accumulates the deltas of one tool call.
+type pendingCall struct {
+	index int
+	id    string
+	name  string
+	args  strings.Builder
+}
+
+// stream asks the model for one response, streaming its text as Tokens.
+func (r *run) stream(ctx context.Context) (stepResult, error) {
+	a := r.agent
+	req := &Request{
+		Model:       a.opts.Model,
+		System:      a.opts.System,
+		Messages:    r.messages,
+		Tools:       a.specs,
+		MaxTokens:   a.opts.MaxTokens,
+		Temperature: a.opts.Temperature,
+	}
+	var (
+		text, reasoning strings.Builder
+		details         json.RawMessage
+		calls           []*pendingCall
+		usage           Usage
+		finish          FinishReason
+	)
+	for chunk, err := range a.provider.Stream(ctx, req) {
+		if err != nil {
+			return stepResult{}, err
+		}
+		if chunk.Warning != nil {
+			r.send(Error{Err: chunk.Warning})
+		}
+		if chunk.Reasoning != "" {
+			reasoning.WriteString(chunk.Reasoning)
+			r.send(Token{Step: r.steps, Text: chunk.Reasoning, Reasoning: true})
+		}
+		if chunk.Text != "" {
+			text.WriteString(chunk.Text)
+			r.send(Token{Step: r.steps, Text: chunk.Text})
+		}
+		if chunk.ReasoningDetails != nil {
+			details = chunk.ReasoningDetails
+		}
+		for _, d := range chunk.ToolCalls {
+			calls = addDelta(calls, d)
+		}
+		if chunk.Usage != nil {
+			usage = *chunk.Usage
+		}
+		if chunk.FinishReason != "" {
+			finish = chunk.FinishReason
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return stepResult{}, err
+	}
+	switch finish {
+	case "":
+		return stepResult{}, &ProviderError{Kind: KindTruncated, Model: a.opts.Model, Err: ErrTruncated,
+			Hint: "the stream stopped without a finish reason; nothing of this response was used"}
+	case FinishError:
+		return stepResult{}, &ProviderError{Kind: KindMidStream, Model: a.opts.Model,
+			Message: "the model response ended with an error"}
+	}
+	msg := Message{Role: RoleAssistant, Content: text.String(), Reasoning: reasoning.String()}
+	slices.SortStableFunc(calls, func(x, y *pendingCall) int { return x.index - y.index })
+	for i, c := range calls {
+		msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: r.uniqueID(c.id, i), Name: c.name, Arguments: c.args.String()})
+	}
+	if len(msg.ToolCalls) > 0 {
+		msg.ReasoningDetails = details
+	}
+	a.log.Debug("agentbox step", "step", r.steps, "finish", finish, "text_bytes", text.Len(),
+		"tool_calls", len(msg.ToolCalls), "prompt_tokens", usage.PromptTokens,
+		"completion_tokens", usage.CompletionTokens)
+	return stepResult{message: msg, usage: usage}, nil
+}
+
+func addDelta(calls []*pendingCall, d ToolCallDelta) []*pendingCall {
+	var c *pendingCall
+	for _, p := range calls {
+		if p.index == d.Index {
+			c = p
+			break
+		}
+	}
+	if c == nil {
+		c = &pendingCall{index: d.Index}
+		calls = append(calls, c)
+	}
+	if c.id == "" {
+		c.id = d.ID
+	}
+	if c.name == "" {
+		c.name = d.Name
+	}
+	c.args.WriteString(d.Arguments)
+	return calls
+}
+
+// uniqueID returns id, or a new ID when id is empty or already used in the
+// conversation: providers repeat IDs across steps, and some send none.
+func (r *run) uniqueID(id string, i int) string {
+	if id == "" || r.ids[id] {
+		for n := 0; ; n++ {
+			id = fmt.Sprintf("call_%d_%d", r.steps, i)
+			if n > 0 {
+				id = fmt.Sprintf("call_%d_%d_%d", r.steps, i, n)
+			}
+			if !r.ids[id] {
+				break
+			}
+		}
+	}
+	r.ids[id] = true
+	return id
+}

@@ -1,0 +1,139 @@
+package agentbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrUnknownTool is matched by the error of a call to a tool the agent does
+// not have.
+var ErrUnknownTool = errors.New("unknown tool")
+
+// runTools runs the calls of one step and returns the tool messages, in call
+// order. Consecutive calls of non-exclusive tools run concurrently (up to
+// Options.ToolConcurrency); an exclusive tool's call runs alone.
+func (r *run) runTools(ctx context.Context, calls []ToolCall) []Message {
+	msgs := make([]Message, len(calls))
+	for start := 0; start < len(calls); {
+		end := start + 1
+		if !isExclusive(r.agent.tools[calls[start].Name]) {
+			for end < len(calls) && !isExclusive(r.agent.tools[calls[end].Name]) {
+				end++
+			}
+		}
+		var g errgroup.Group
+		g.SetLimit(r.agent.opts.ToolConcurrency)
+		for i := start; i < end; i++ {
+			g.Go(func() error {
+				msgs[i] = r.callTool(ctx, calls[i])
+				return nil
+			})
+		}
+		g.Wait()
+		start = end
+	}
+	return msgs
+}
+
+// callTool runs one call, reporting it with ToolStart and ToolResult, and
+// returns the tool message for the model.
+func (r *run) callTool(ctx context.Context, call ToolCall) Message {
+	a := r.agent
+	started := time.Now()
+	args, err := normalizeArgs(call.Arguments)
+	ev := ToolStart{Step: r.steps, ID: call.ID, Name: call.Name}
+	if err == nil {
+		ev.Args = args
+	}
+	r.send(ev)
+
+	var out string
+	tool := a.tools[call.Name]
+	switch {
+	case tool == nil:
+		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(a.toolNames(), ", "))
+	case err == nil:
+		out, err = r.invoke(ctx, tool, call, args)
+	}
+	content := capText(toolContent(out, err), a.opts.MaxToolOutput)
+	res := ToolResult{Step: r.steps, ID: call.ID, Name: call.Name, Output: content, Err: err, Duration: time.Since(started)}
+	r.send(res)
+	a.log.Debug("agentbox tool call", "step", r.steps, "id", call.ID, "tool", call.Name,
+		"args_bytes", len(call.Arguments), "output_bytes", len(content),
+		"duration", res.Duration, "error", logText(err))
+	return Message{Role: RoleTool, ToolCallID: call.ID, Name: call.Name, Content: content}
+}
+
+// invoke calls the tool with its timeout, turning a panic into an error.
+func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.RawMessage) (out string, err error) {
+	timeout := r.agent.opts.ToolTimeout
+	errTimeout := fmt.Errorf("%s timed out after %s and was stopped", call.Name, timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			r.agent.log.Error("agentbox: tool panicked", "tool", call.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			out, err = "", fmt.Errorf("%s failed with an internal error (panic: %v)", call.Name, v)
+		}
+	}()
+	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolOutput, sandbox: r.sandbox.get, emit: r.send}
+	out, err = tool.Call(ctx, env, args)
+	if err != nil && context.Cause(ctx) == errTimeout {
+		err = fmt.Errorf("%w: %w", errTimeout, err)
+	}
+	return out, err
+}
+
+// normalizeArgs turns the model's argument text into a JSON object: empty
+// means {} (models send nothing for tools without parameters).
+func normalizeArgs(s string) (json.RawMessage, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return json.RawMessage("{}"), nil
+	}
+	if !json.Valid([]byte(s)) {
+		var v any
+		err := json.Unmarshal([]byte(s), &v)
+		return nil, fmt.Errorf("%w: not valid JSON (%v): %s", ErrInvalidArguments, err, capText(s, 200))
+	}
+	if s[0] != '{' {
+		return nil, fmt.Errorf("%w: want a JSON object, got %s", ErrInvalidArguments, capText(s, 200))
+	}
+	return json.RawMessage(s), nil
+}
+
+// toolContent is the text the model gets for a call.
+func toolContent(out string, err error) string {
+	switch {
+	case err == nil && out == "":
+		return "(no output)"
+	case err == nil:
+		return out
+	case out == "":
+		return "Error: " + err.Error()
+	default:
+		return out + "\n\nError: " + err.Error()
+	}
+}
+
+func (a *Agent) toolNames() []string {
+	names := make([]string, 0, len(a.specs))
+	for _, s := range a.specs {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// logText is an error's text, shortened for a log record.
+func logText(err error) string {
+	return capText(errorText(err), 200)
+}
