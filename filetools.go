@@ -133,14 +133,12 @@ func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
 // readLine reads a line with its newline, cutting it to readMaxLineBytes.
 func readLine(r *bufio.Reader) (string, error) {
 	var b []byte
-	cut := false
+	n := 0 // the line's length
 	for {
 		part, err := r.ReadSlice('\n')
+		n += len(bytes.TrimSuffix(part, []byte("\n")))
 		if room := readMaxLineBytes - len(b); room > 0 {
 			b = append(b, part[:min(room, len(part))]...)
-		}
-		if len(b) >= readMaxLineBytes && len(part) > 0 && part[len(part)-1] != '\n' {
-			cut = true
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
@@ -151,7 +149,7 @@ func readLine(r *bufio.Reader) (string, error) {
 			return "", err
 		}
 		s := string(b)
-		if cut {
+		if n > readMaxLineBytes {
 			s = strings.ToValidUTF8(strings.TrimSuffix(s, "\n"), "") + " [line cut]\n"
 		}
 		return s, nil

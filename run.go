@@ -104,14 +104,16 @@ func (r *run) execute(parent context.Context) {
 		closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
 		if cerr := r.sandbox.sb.Close(closeCtx); cerr != nil {
 			a.log.Warn("agentbox: closing the sandbox failed", "error", cerr)
-			r.send(Error{Err: fmt.Errorf("close sandbox: %w", cerr)})
+			r.out <- Error{Err: fmt.Errorf("close sandbox: %w", cerr)}
 		}
 		cancelClose()
 		sandboxTime = time.Since(r.sandbox.openedAt)
 	}
 
+	// The last events are never dropped: the consumer receives until the
+	// channel closes.
 	if err != nil && reason == StopError {
-		r.send(Error{Err: err, Fatal: true})
+		r.out <- Error{Err: err, Fatal: true}
 	}
 	done := Done{
 		Reason:      reason,

@@ -119,6 +119,8 @@ func toolContent(out string, err error) string {
 		return out
 	case out == "":
 		return "Error: " + err.Error()
+	case strings.HasSuffix(out, "\n"):
+		return out + "\nError: " + err.Error()
 	default:
 		return out + "\n\nError: " + err.Error()
 	}
