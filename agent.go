@@ -38,9 +38,9 @@ type Options struct {
 	ToolConcurrency int
 	// ToolTimeout bounds one tool call; 0 means 10 minutes.
 	ToolTimeout time.Duration
-	// MaxToolOutput is the most bytes of one tool result the model gets;
-	// longer results keep their head and tail with a marker between. 0 means
-	// 16 KiB.
+	// MaxToolOutput is how many bytes of one tool result the model gets;
+	// longer results keep their head and tail, with a marker of about 40
+	// bytes between them saying how much was left out. 0 means 16 KiB.
 	MaxToolOutput int
 
 	// MaxTokens caps each model response; 0 leaves it to the provider.
@@ -49,8 +49,10 @@ type Options struct {
 	Temperature *float64
 
 	// Logger receives one debug record per step and per tool call, and one
-	// at the end of a run. Records carry sizes, names and durations, never
-	// file contents or secrets. Nil discards them.
+	// at the end of a run; a tool's panic (with its stack) is logged as an
+	// error and a failure to close the sandbox as a warning. Records carry
+	// names, sizes, durations and error texts, never arguments or file
+	// contents. Nil discards them.
 	Logger *slog.Logger
 }
 
@@ -148,6 +150,10 @@ func New(p Provider, opts Options) *Agent {
 	}
 	return a
 }
+
+// Err reports the agent's configuration error, if any: the error every run
+// would end with.
+func (a *Agent) Err() error { return a.err }
 
 // Run asks the model to carry out prompt and returns the run's events. The
 // last event is always a [Done]; the channel is closed after it. The caller

@@ -79,8 +79,9 @@ func TestReadFileStopsAtItsByteLimit(t *testing.T) {
 	line := strings.Repeat("x", 1000) + "\n"
 	sb.SetFile("big.txt", []byte(strings.Repeat(line, 1000)))
 	res := tool(t, sb, "read_file", `{"path":"big.txt"}`)
-	if res.Err != nil || !strings.Contains(res.Output, "[more lines follow: read on with offset") || len(res.Output) > 16<<10+200 {
-		t.Fatalf("read of a 1 MB file: %d bytes, %v", len(res.Output), res.Err)
+	// 16 KiB of output, less room for the marker: 16 whole lines.
+	if want := strings.Repeat(line, 16) + "[more lines follow: read on with offset 17]\n"; res.Err != nil || res.Output != want {
+		t.Fatalf("read of a 1 MB file: %d bytes, %v; want 16 whole lines and the offset to read on", len(res.Output), res.Err)
 	}
 }
 
@@ -99,7 +100,8 @@ func TestListFiles(t *testing.T) {
 		"src/lib/util.js (3 bytes)",
 		"",
 	}, "\n"))
-	wantOK(t, tool(t, sb, "list_files", `{"path":"src/lib","depth":1}`), "deep/ (deeper levels not listed)\nutil.js (3 bytes)\n")
+	wantOK(t, tool(t, sb, "list_files", `{"path":"src/lib","depth":1}`), "src/lib/deep/ (deeper levels not listed)\nsrc/lib/util.js (3 bytes)\n")
+	wantOK(t, tool(t, sb, "list_files", `{"path":"./src/lib/","depth":2}`), "src/lib/deep/\nsrc/lib/deep/x.js (3 bytes)\nsrc/lib/util.js (3 bytes)\n")
 	wantErr(t, tool(t, sb, "list_files", `{"path":"missing"}`), "not exist")
 	wantOK(t, tool(t, agentboxtest.NewSandbox(), "list_files", `{}`), ". is empty")
 }

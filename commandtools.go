@@ -47,7 +47,14 @@ func runCommand(ctx context.Context, env *Env, in runCommandArgs) (string, error
 	if in.TimeoutSeconds > 0 {
 		timeout = time.Duration(in.TimeoutSeconds) * time.Second
 	}
-	out := newCapBuffer(env.limit)
+	// End the command a little before the tool call's own deadline, so that
+	// the model learns it was the command that ran out of time.
+	if deadline, ok := ctx.Deadline(); ok {
+		if left := time.Until(deadline) - time.Second; left < timeout {
+			timeout = max(left, time.Second)
+		}
+	}
+	out := newCapBuffer(env.outputLimit())
 	res, err := sb.Run(ctx, Command{
 		Cmd:     in.Command,
 		Dir:     in.Cwd,
@@ -95,7 +102,7 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 	if !ok {
 		return "", fmt.Errorf("start_process is %w: it cannot run background processes; run commands that finish with run_command", ErrNotSupported)
 	}
-	out := newCapBuffer(env.limit)
+	out := newCapBuffer(env.outputLimit())
 	gate := &gatedWriter{open: true}
 	p, err := ps.StartProcess(ctx, Command{
 		Cmd:    in.Command,
@@ -113,6 +120,14 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 		wait = processPortWait
 	}
 	url, exit, err := watchProcess(ctx, p, pv, in.Port, wait)
+	if ctx.Err() != nil {
+		// The run was cancelled: nobody will learn this process's ID, so it
+		// must not outlive the call.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ps.StopProcess(stopCtx, p.ID())
+		return "", fmt.Errorf("process %s stopped: %w", p.ID(), context.Cause(ctx))
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Process %s", p.ID())
 	switch {
@@ -122,6 +137,8 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 			return b.String(), fmt.Errorf("the process exited with code %d", exit.ExitCode)
 		}
 		return b.String(), nil
+	case err != nil:
+		b.WriteString(":\n")
 	case url != "":
 		fmt.Fprintf(&b, " is running; port %d answers at %s\n", in.Port, url)
 	case in.Port > 0 && !canPreview:
@@ -132,37 +149,41 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 	if o := out.String(); o != "" {
 		fmt.Fprintf(&b, "Output so far:\n%s", o)
 	}
-	if err != nil {
-		return b.String(), fmt.Errorf("port %d did not answer within %s (the process is still running; stop it with stop_process): %w", in.Port, wait, err)
-	}
-	return b.String(), nil
+	return b.String(), err
 }
 
 // watchProcess waits up to wait for the process to exit or, when pv is set
 // and port positive, for the port's URL. It returns the URL, or how the
-// process exited, or neither when the process still runs (err says why there
-// is no URL when one was expected).
+// process exited, or neither when the process is still running. The error
+// says why there is no URL when one was expected, or why the process could
+// not be watched.
 func watchProcess(ctx context.Context, p Process, pv Previewer, port int, wait time.Duration) (url string, exit *Result, err error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer cancel()
 	type exited struct {
 		res Result
 		err error
 	}
 	exits := make(chan exited, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
 	wg.Go(func() {
 		res, err := p.Wait(ctx)
 		exits <- exited{res, err}
 	})
+	// A Wait error after the wait is over only means the process still runs.
+	waitFailed := func(x exited) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("cannot watch the process: %w", x.err)
+	}
 	if pv == nil || port <= 0 {
 		x := <-exits
-		if x.err != nil {
-			return "", nil, nil // still running after wait
+		if x.err == nil {
+			return "", &x.res, nil
 		}
-		return "", &x.res, nil
+		return "", nil, waitFailed(x)
 	}
 	urls := make(chan string, 1)
 	errs := make(chan error, 1)
@@ -182,9 +203,16 @@ func watchProcess(ctx context.Context, p Process, pv Previewer, port int, wait t
 			if x.err == nil {
 				return "", &x.res, nil
 			}
-			exits = nil // wait is over: the preview's answer decides
+			if err := waitFailed(x); err != nil {
+				return "", nil, err
+			}
+			exits = nil // the wait is over: the preview's answer decides
 		case err := <-errs:
-			return "", nil, err
+			const running = "the process is still running; stop it with stop_process"
+			if errors.Is(err, context.DeadlineExceeded) {
+				return "", nil, fmt.Errorf("port %d did not answer within %s (%s): %w", port, wait, running, err)
+			}
+			return "", nil, fmt.Errorf("port %d cannot be previewed (%s): %w", port, running, err)
 		}
 	}
 }

@@ -9,7 +9,7 @@
 //	for ev := range agent.Run(ctx, "Create a counter app") {
 //		switch ev := ev.(type) {
 //		case agentbox.Token:      // streamed model text
-//		case agentbox.ToolStart:  // a tool call begins (complete, valid JSON arguments)
+//		case agentbox.ToolStart:  // a tool call begins, with its complete arguments
 //		case agentbox.ToolOutput: // streamed stdout/stderr of a running tool
 //		case agentbox.ToolResult: // what the tool returned to the model, its error, its duration
 //		case agentbox.Error:      // a non-fatal notice (a retry, a fallback) or the fatal error

@@ -78,7 +78,7 @@ func readFileTool() Tool {
 	schema.Properties["offset"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["limit"].Minimum = jsonschema.Ptr(1.0)
 	return newTypedTool("read_file",
-		"Read a text file of the workspace. Returns its lines exactly as stored, without line numbers, from line offset (default 1) for at most limit lines (default 2000). Lines longer than 2000 characters are cut, and at most 256 KB is returned; the result then says which offset reads on. Binary files are not shown.",
+		"Read a text file of the workspace. Returns its lines exactly as stored, without line numbers, from line offset (default 1) for at most limit lines (default 2000). Lines longer than 2000 characters are cut. A long result stops early, at a whole line, and then says which offset reads on. Binary files are not shown.",
 		schema, readFile)
 }
 
@@ -88,6 +88,7 @@ func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
 		return "", err
 	}
 	offset, limit := max(in.Offset, 1), in.Limit
+	maxBytes := min(readMaxBytes, env.outputLimit())
 	if limit <= 0 {
 		limit = readDefaultLines
 	}
@@ -114,7 +115,7 @@ func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
 		if line < offset {
 			continue
 		}
-		if shown == limit || b.Len()+len(text) > readMaxBytes {
+		if shown == limit || b.Len()+len(text) > maxBytes {
 			fmt.Fprintf(&b, "[more lines follow: read on with offset %d]\n", line)
 			return b.String(), nil
 		}
@@ -158,7 +159,7 @@ func readLine(r *bufio.Reader) (string, error) {
 
 type listFilesArgs struct {
 	Path  string `json:"path,omitempty" jsonschema:"directory to list, relative to the workspace; default the workspace itself"`
-	Depth int    `json:"depth,omitempty" jsonschema:"how many directory levels to descend; default 3, at most 8"`
+	Depth int    `json:"depth,omitempty" jsonschema:"how many directory levels to show: 1 shows only the directory's own entries; default 3, at most 8"`
 }
 
 func listFilesTool() Tool {
@@ -166,7 +167,7 @@ func listFilesTool() Tool {
 	schema.Properties["depth"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["depth"].Maximum = jsonschema.Ptr(float64(listMaxDepth))
 	return newTypedTool("list_files",
-		"List the files and directories under a directory of the workspace, recursively. Returns one entry per line: directories end with '/', files show their size in bytes. Dependency and build directories (node_modules, .git, dist, build and the like) are shown but not descended into. At most 500 entries are returned.",
+		"List the files and directories under a directory of the workspace, recursively. Returns one entry per line, as a path relative to the workspace: directories end with '/', files show their size in bytes. Dependency and build directories (node_modules, .git, dist, build and the like) are shown but not descended into. At most 500 entries are returned.",
 		schema, listFiles)
 }
 
@@ -215,7 +216,11 @@ func listFiles(ctx context.Context, env *Env, in listFilesArgs) (string, error) 
 		}
 		return nil
 	}
-	switch err := walk(root, "", 1); {
+	prefix := path.Clean(root)
+	if prefix == "." {
+		prefix = ""
+	}
+	switch err := walk(root, prefix, 1); {
 	case errors.Is(err, errListFull):
 		fmt.Fprintf(&b, "[stopped after %d entries: list a subdirectory to see more]\n", listMaxEntries)
 	case err != nil:

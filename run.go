@@ -167,6 +167,9 @@ func (r *run) loop(ctx context.Context) (StopReason, error) {
 		}
 		r.usage.Add(st.usage)
 		r.messages = append(r.messages, st.message)
+		if st.stop != nil {
+			return StopError, st.stop
+		}
 		if len(st.message.ToolCalls) == 0 {
 			return StopCompleted, nil
 		}
@@ -190,6 +193,7 @@ func (r *run) loop(ctx context.Context) (StopReason, error) {
 type stepResult struct {
 	message Message
 	usage   Usage
+	stop    error // why the response, though kept, ends the run
 }
 
 // pendingCall accumulates the deltas of one tool call.
@@ -257,6 +261,18 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 		return stepResult{}, &ProviderError{Kind: KindMidStream, Model: a.opts.Model,
 			Message: "the model response ended with an error"}
 	}
+	// A response cut short without tool calls is kept in the conversation,
+	// but the run did not complete.
+	var stop error
+	switch {
+	case len(calls) > 0:
+	case finish == FinishLength:
+		stop = &ProviderError{Kind: KindTruncated, Model: a.opts.Model, Err: ErrTruncated,
+			Message: "the model response reached its token limit", Hint: "raise Options.MaxTokens, or ask for less at once"}
+	case finish == FinishContentFilter:
+		stop = &ProviderError{Kind: KindModeration, Model: a.opts.Model,
+			Message: "the model response was stopped by a content filter"}
+	}
 	msg := Message{Role: RoleAssistant, Content: text.String(), Reasoning: reasoning.String()}
 	slices.SortStableFunc(calls, func(x, y *pendingCall) int { return x.index - y.index })
 	for i, c := range calls {
@@ -268,18 +284,18 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 	a.log.Debug("agentbox step", "step", r.steps, "finish", finish, "text_bytes", text.Len(),
 		"tool_calls", len(msg.ToolCalls), "prompt_tokens", usage.PromptTokens,
 		"completion_tokens", usage.CompletionTokens)
-	return stepResult{message: msg, usage: usage}, nil
+	return stepResult{message: msg, usage: usage, stop: stop}, nil
 }
 
 func addDelta(calls []*pendingCall, d ToolCallDelta) []*pendingCall {
 	var c *pendingCall
 	for _, p := range calls {
 		if p.index == d.Index {
-			c = p
-			break
+			c = p // the latest call at this index
 		}
 	}
-	if c == nil {
+	if c == nil || (d.ID != "" && c.id != "" && d.ID != c.id) {
+		// Some providers send every call at index 0, each with its own ID.
 		c = &pendingCall{index: d.Index}
 		calls = append(calls, c)
 	}

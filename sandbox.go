@@ -17,6 +17,9 @@ import (
 //
 // Abilities beyond these come as optional interfaces: [ProcessStarter] for
 // background processes, [Previewer] for URLs of listening ports.
+//
+// Implementations must be safe for concurrent use: the agent runs the
+// independent tool calls of a step at once.
 type Sandbox interface {
 	// Run runs a shell command and waits for it to exit. Its output is
 	// written to cmd.Stdout and cmd.Stderr as it is produced. A command that
@@ -91,7 +94,11 @@ type ProcessStarter interface {
 type Process interface {
 	// ID identifies the process to StopProcess, also in another run.
 	ID() string
-	// Wait waits until the process exits or ctx is done.
+	// Wait waits until the process exits or ctx is done. A process that
+	// was stopped, or ended with the sandbox, has exited: its Result has the
+	// exit code it ended with (-1 when killed) and the error is nil. The
+	// error says why the process could not be waited for: ctx.Err(), or a
+	// failure to start or to watch it.
 	Wait(ctx context.Context) (Result, error)
 }
 

@@ -58,6 +58,8 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 	var out string
 	tool := a.tools[call.Name]
 	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("not run: %w", context.Cause(ctx))
 	case tool == nil:
 		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(a.toolNames(), ", "))
 	case err == nil:
@@ -85,6 +87,7 @@ func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.Ra
 		}
 	}()
 	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolOutput, sandbox: r.sandbox.get, emit: r.send}
+	defer env.close()
 	out, err = tool.Call(ctx, env, args)
 	if err != nil && context.Cause(ctx) == errTimeout {
 		err = fmt.Errorf("%w: %w", errTimeout, err)
@@ -135,7 +138,12 @@ func (a *Agent) toolNames() []string {
 	return names
 }
 
-// logText is an error's text, shortened for a log record.
+// logText is an error's text, shortened for a log record. Errors about
+// invalid arguments quote what the model wrote, which may be file content or
+// a secret: only their kind is logged.
 func logText(err error) string {
+	if errors.Is(err, ErrInvalidArguments) {
+		return ErrInvalidArguments.Error()
+	}
 	return capText(errorText(err), 200)
 }

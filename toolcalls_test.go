@@ -253,6 +253,15 @@ func TestHugeOutputIsCappedAndMemoryBounded(t *testing.T) {
 		!strings.HasSuffix(res.Output, "[exit code 0]") || !strings.Contains(res.Output, "[chunk 001599]") {
 		t.Errorf("result lacks the head, the marker, the tail or the exit code:\n%.200s\n…\n%s", res.Output, res.Output[len(res.Output)-200:])
 	}
+	var omitted int
+	if i := strings.Index(res.Output, "[... "); i < 0 {
+		t.Fatal("no marker")
+	} else {
+		fmt.Sscanf(res.Output[i:], "[... %d bytes omitted ...]", &omitted)
+	}
+	if kept := len(res.Output) - len("[... 104841216 bytes omitted ...]\n\n\n\n[exit code 0]\n"); omitted+kept != total {
+		t.Errorf("the marker says %d bytes were left out and %d were kept, of %d", omitted, kept, total)
+	}
 	if grown := int64(peak) - int64(before.HeapAlloc); grown > 48<<20 {
 		t.Errorf("heap grew by %d MB while 100 MB of output streamed; want it bounded (< 48 MB)", grown>>20)
 	}

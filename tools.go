@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
 )
@@ -63,6 +64,9 @@ type Env struct {
 	limit   int // Options.MaxToolOutput
 	sandbox func(context.Context) (Sandbox, error)
 	emit    func(Event)
+
+	mu     sync.Mutex
+	closed bool // the call returned: output written now is dropped
 }
 
 // CallID is the ID of the tool call.
@@ -89,11 +93,30 @@ type outputWriter struct {
 	stream string
 }
 
+// Write streams p unless the call has returned: output that comes later (from
+// a goroutine the tool left behind, say) would follow the call's ToolResult,
+// or even the run's Done.
 func (w outputWriter) Write(p []byte) (int, error) {
-	if len(p) > 0 && w.env.emit != nil {
-		w.env.emit(ToolOutput{Step: w.env.step, ID: w.env.id, Stream: w.stream, Text: string(p)})
+	e := w.env
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(p) > 0 && !e.closed && e.emit != nil {
+		e.emit(ToolOutput{Step: e.step, ID: e.id, Stream: w.stream, Text: string(p)})
 	}
 	return len(p), nil
+}
+
+// close ends the call's streaming.
+func (e *Env) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+}
+
+// outputLimit is how much output a tool keeps for the model, leaving room
+// within Options.MaxToolOutput for a line or two of its own.
+func (e *Env) outputLimit() int {
+	return max(e.limit-256, e.limit/2)
 }
 
 // NewTool returns a [Tool] whose arguments are a JSON object decoded into In,

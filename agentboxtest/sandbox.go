@@ -495,8 +495,17 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
-	s.wg.Wait()
-	return nil
+	ended := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("agentboxtest: close: commands still running: %w", ctx.Err())
+	}
 }
 
 // appendFile appends data to the file at p, after emptying it when truncate

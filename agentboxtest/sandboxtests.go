@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"sync"
@@ -17,8 +18,9 @@ import (
 // RunSandboxTests checks that sandboxes made by newSandbox meet the
 // [agentbox.Sandbox] contract, and the [agentbox.ProcessStarter] one when
 // they have it. Each subtest gets a new sandbox, closed at the end of the
-// subtest (with t.Cleanup). Commands used are plain POSIX sh that both bash
-// and [Shell] run. The tests wait in real time, a few seconds in all.
+// subtest (with t.Cleanup). Commands used are those of sh that both bash (with
+// coreutils, for fractional sleeps) and [Shell] run. The tests wait in real
+// time, a few seconds in all.
 func RunSandboxTests(t *testing.T, newSandbox func(t *testing.T) agentbox.Sandbox) {
 	t.Helper()
 	tests := []struct {
@@ -38,6 +40,7 @@ func RunSandboxTests(t *testing.T, newSandbox func(t *testing.T) agentbox.Sandbo
 		{"Cancel", testCancel},
 		{"CloseTwice", testCloseTwice},
 		{"UseAfterClose", testUseAfterClose},
+		{"Concurrent", testConcurrent},
 		{"Process", testProcess},
 		{"ProcessEndsAtClose", testProcessEndsAtClose},
 	}
@@ -340,8 +343,42 @@ func waitProcess(t *testing.T, p agentbox.Process, what string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	if res, err := p.Wait(ctx); errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Wait %s = %+v, %v, want the process to have ended", what, res, err)
+	if res, err := p.Wait(ctx); err != nil || res.ExitCode == 0 {
+		t.Errorf("Wait %s = %+v, %v, want the killed process's result (a non-zero exit code) and no error", what, res, err)
+	}
+}
+
+// testConcurrent uses one sandbox from several goroutines at once, as the
+// agent does when a step's tool calls run concurrently.
+func testConcurrent(t *testing.T, sb agentbox.Sandbox) {
+	ctx := t.Context()
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*n)
+	for i := range n {
+		wg.Go(func() {
+			name := fmt.Sprintf("dir%d/file.txt", i)
+			want := fmt.Sprintf("content %d\n", i)
+			if err := sb.WriteFiles(ctx, []agentbox.File{{Path: name, Data: []byte(want)}}); err != nil {
+				errs <- fmt.Errorf("WriteFiles %s: %w", name, err)
+				return
+			}
+			if got, err := agentbox.ReadFile(ctx, sb, name); err != nil || string(got) != want {
+				errs <- fmt.Errorf("ReadFile %s = %q, %v; want %q", name, got, err, want)
+			}
+			if _, err := sb.List(ctx, fmt.Sprintf("dir%d", i)); err != nil {
+				errs <- fmt.Errorf("List dir%d: %w", i, err)
+			}
+			var out bytes.Buffer
+			if res, err := sb.Run(ctx, agentbox.Command{Cmd: fmt.Sprintf("cat dir%d/file.txt", i), Stdout: &out}); err != nil || res.ExitCode != 0 || out.String() != want {
+				errs <- fmt.Errorf("cat %s = %q, exit %d, %v; want %q", name, out.String(), res.ExitCode, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 
