@@ -338,3 +338,14 @@ func TestRunUniqueToolCallIDs(t *testing.T) {
 		t.Errorf("got %d distinct IDs, want 3", len(seen))
 	}
 }
+
+func TestRunWithCancelledContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sb := agentboxtest.NewSandbox()
+	p := agentboxtest.NewProvider(agentboxtest.Reply("never"))
+	_, done := collect(t, agentbox.New(p, agentbox.Options{Open: agentboxtest.Opener(sb, 0)}).Run(ctx, "hi"))
+	if done.Reason != agentbox.StopCanceled || !errors.Is(done.Err, context.Canceled) || sb.Closes() > 1 {
+		t.Fatalf("Done = %v, %v; sandbox closed %d times", done.Reason, done.Err, sb.Closes())
+	}
+}
