@@ -264,3 +264,54 @@ func TestStartProcessWithoutPreview(t *testing.T) {
 			"Process p1 is running. This sandbox gives no preview URLs, so port 3000 cannot be opened from outside it.\nOutput so far:\ncompiling…\nlistening on 3000\n")
 	})
 }
+
+func TestStartProcessThatFailsToStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb := agentboxtest.NewSandbox()
+		sb.Handler = func(context.Context, *agentboxtest.Sandbox, agentbox.Command) (agentbox.Result, error) {
+			return agentbox.Result{ExitCode: -1}, errors.New("exec: npm: not found")
+		}
+		for _, args := range []string{`{"command":"npm run dev"}`, `{"command":"npm run dev","port":5173}`} {
+			start := time.Now()
+			res := tool(t, sb, "start_process", args)
+			wantErr(t, res, "cannot watch the process: exec: npm: not found")
+			if d := time.Since(start); d != 0 {
+				t.Errorf("%s: the failure took %s to report, want at once", args, d)
+			}
+		}
+	})
+}
+
+func TestStartProcessStoppedWhenTheRunIsCancelled(t *testing.T) {
+	sb := agentboxtest.NewSandbox()
+	sb.Handler = func(ctx context.Context, _ *agentboxtest.Sandbox, cmd agentbox.Command) (agentbox.Result, error) {
+		fmt.Fprintln(cmd.Stdout, "compiling")
+		<-ctx.Done()
+		return agentbox.Result{ExitCode: -1}, nil
+	}
+	defer sb.Close(context.Background())
+	p := agentboxtest.NewProvider(calls(call("c1", "start_process", `{"command":"npm run dev","port":5173}`)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var all []agentbox.Event
+	for ev := range agentbox.New(p, agentbox.Options{Sandbox: sb}).Run(ctx, "hi") {
+		all = append(all, ev)
+		if _, ok := ev.(agentbox.ToolOutput); ok {
+			cancel()
+		}
+	}
+	if done := checkDone(t, all); done.Reason != agentbox.StopCanceled {
+		t.Fatalf("Done = %v", done.Reason)
+	}
+	if n := sb.Running(); n != 0 {
+		t.Errorf("%d processes outlive the cancelled run; nobody knows their IDs", n)
+	}
+}
+
+func TestRunCommandEndsBeforeTheToolTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		all, _ := runTools(t, agentboxtest.NewSandbox(), agentbox.Options{ToolTimeout: 30 * time.Second},
+			call("c1", "run_command", `{"command":"sleep 100"}`))
+		wantErr(t, result(t, all, "c1"), "the command was killed after 29s; use start_process")
+	})
+}

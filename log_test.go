@@ -43,3 +43,20 @@ func TestLoggerRecordsStepsAndToolsButNoContent(t *testing.T) {
 		t.Errorf("log records = %v; want 3 steps, 2 tool calls, 1 run", counts)
 	}
 }
+
+func TestLogLeavesOutArgumentText(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := agentboxtest.NewProvider(
+		calls(call("c1", "write_file", `{"files":[{"path":".env","content":"KEY=sk-SECRET`)),
+		calls(call("c2", "write_file", `{"files":[{"path":".env","content":"KEY=sk-SECRET","mode":"600"}]}`)),
+		agentboxtest.Reply("done"),
+	)
+	all, _ := collect(t, agentbox.New(p, agentbox.Options{Sandbox: agentboxtest.NewSandbox(), Logger: log}).Run(context.Background(), "hi"))
+	if !strings.Contains(result(t, all, "c1").Output, "sk-SECRET") {
+		t.Errorf("the model should see what it wrote, to repair it")
+	}
+	if strings.Contains(buf.String(), "SECRET") || strings.Count(buf.String(), "error=\"invalid arguments\"") != 2 {
+		t.Errorf("log:\n%s", buf.String())
+	}
+}

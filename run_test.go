@@ -349,3 +349,51 @@ func TestRunWithCancelledContext(t *testing.T) {
 		t.Fatalf("Done = %v, %v; sandbox closed %d times", done.Reason, done.Err, sb.Closes())
 	}
 }
+
+func TestCutShortResponsesDoNotComplete(t *testing.T) {
+	for _, tc := range []struct {
+		finish agentbox.FinishReason
+		kind   agentbox.ErrorKind
+	}{
+		{agentbox.FinishLength, agentbox.KindTruncated},
+		{agentbox.FinishContentFilter, agentbox.KindModeration},
+	} {
+		p := agentboxtest.NewProvider(agentboxtest.Step{Text: []string{"The app is almost"}, Finish: tc.finish})
+		_, done := collect(t, agentbox.New(p, agentbox.Options{}).Run(context.Background(), "hi"))
+		var perr *agentbox.ProviderError
+		if done.Reason != agentbox.StopError || !errors.As(done.Err, &perr) || perr.Kind != tc.kind {
+			t.Errorf("finish %s: Done = %v, %v; want an error of kind %s", tc.finish, done.Reason, done.Err, tc.kind)
+		}
+		if len(done.Messages) != 2 || done.Messages[1].Content != "The app is almost" {
+			t.Errorf("finish %s: the cut response is not kept: %+v", tc.finish, done.Messages)
+		}
+	}
+}
+
+func TestCallsSharingAnIndexAreSplitByID(t *testing.T) {
+	noop := agentbox.NewTool("noop", "Does nothing.", func(context.Context, *agentbox.Env, struct{}) (string, error) { return "ok", nil })
+	p := agentboxtest.NewProvider(agentboxtest.Step{Raw: []agentbox.Chunk{
+		{ToolCalls: []agentbox.ToolCallDelta{{Index: 0, ID: "a", Name: "noop", Arguments: "{"}}},
+		{ToolCalls: []agentbox.ToolCallDelta{{Index: 0, Arguments: "}"}}},
+		{ToolCalls: []agentbox.ToolCallDelta{{Index: 0, ID: "b", Name: "noop", Arguments: "{}"}}},
+		{FinishReason: agentbox.FinishToolCalls},
+	}}, agentboxtest.Reply("done"))
+	all, done := collect(t, agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{noop}}).Run(context.Background(), "hi"))
+	if got := done.Messages[1].ToolCalls; len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" || got[0].Arguments != "{}" {
+		t.Fatalf("tool calls = %+v; want a and b, each with {}", got)
+	}
+	for _, id := range []string{"a", "b"} {
+		if r := result(t, all, id); r.Err != nil {
+			t.Errorf("call %s: %v", id, r.Err)
+		}
+	}
+}
+
+func TestAgentErr(t *testing.T) {
+	if err := agentbox.New(agentboxtest.NewProvider(), agentbox.Options{}).Err(); err != nil {
+		t.Errorf("Err() = %v for a valid configuration", err)
+	}
+	if err := agentbox.New(nil, agentbox.Options{}).Err(); err == nil || !strings.Contains(err.Error(), "no provider") {
+		t.Errorf("Err() = %v, want the configuration error", err)
+	}
+}

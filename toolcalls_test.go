@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -285,3 +286,49 @@ func TestCustomToolOutputIsCapped(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+func TestOutputAfterTheCallReturnedIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		leaky := agentbox.NewTool("leaky", "Leaves a writer behind.", func(ctx context.Context, env *agentbox.Env, _ struct{}) (string, error) {
+			w := env.Stdout()
+			fmt.Fprintln(w, "before return")
+			go func() {
+				for i := range 5 {
+					time.Sleep(10 * time.Millisecond)
+					fmt.Fprintln(w, "late", i)
+				}
+			}()
+			return "returned", nil
+		})
+		p := agentboxtest.NewProvider(calls(call("c1", "leaky", "")), agentboxtest.Reply("done"))
+		all, done := collect(t, agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{leaky}}).Run(context.Background(), "hi"))
+		time.Sleep(time.Second) // the late writes happen after the channel closed
+		if done.Err != nil {
+			t.Fatal(done.Err)
+		}
+		outs := of[agentbox.ToolOutput](all)
+		if len(outs) != 1 || outs[0].Text != "before return\n" {
+			t.Errorf("ToolOutput events = %+v; want only the output written before the call returned", outs)
+		}
+	})
+}
+
+func TestNoToolCallStartsAfterCancellation(t *testing.T) {
+	var runs atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	deploy := agentbox.Exclusive(agentbox.NewTool("deploy", "Deploys, ignoring ctx.", func(context.Context, *agentbox.Env, struct{}) (string, error) {
+		runs.Add(1)
+		cancel()
+		return "deployed", nil
+	}))
+	p := agentboxtest.NewProvider(calls(call("a", "deploy", ""), call("b", "deploy", ""), call("c", "deploy", "")))
+	_, done := collect(t, agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{deploy}}).Run(ctx, "hi"))
+	if runs.Load() != 1 || done.Reason != agentbox.StopCanceled {
+		t.Fatalf("%d calls ran, Done = %v; want 1 and canceled", runs.Load(), done.Reason)
+	}
+	last := done.Messages[len(done.Messages)-1]
+	if last.ToolCallID != "c" || !strings.Contains(last.Content, "not run: context canceled") {
+		t.Errorf("last tool message = %+v; want call c reported as not run", last)
+	}
+}
