@@ -1,132 +1,168 @@
-// Command quickstart runs the agent on a small task and prints what it does.
+// Command quickstart watches an agent build a small web app, for real, in a
+// local sandbox.
 //
 //	go run ./examples/quickstart ["prompt"]
 //
-// It needs no account and no network: the model is a recorded session
-// replayed by agentboxtest, and the tools run in an in-memory sandbox.
+// It needs no account and no network: the model is a recorded session,
+// replayed by agentboxtest's Provider, but the sandbox work is real. The
+// agent writes a counter page and a tiny Node.js server into a temporary
+// workspace (isolated with bubblewrap when it is installed), runs a command
+// that checks them, starts the server and hands out its URL. From a terminal,
+// the app keeps running until Ctrl-C; then the sandbox is removed. The exit
+// code is 1 when anything failed.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/local"
+	"golang.org/x/term"
 )
 
-const defaultPrompt = "Build a counter web page: a number and a button that adds one, served by a tiny server."
+const defaultPrompt = "Build a counter web app: a page with a number and a +1 button, and a tiny server that keeps the count."
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	prompt := defaultPrompt
 	if len(os.Args) > 1 {
 		prompt = strings.Join(os.Args[1:], " ")
 	}
-	sb := agentboxtest.NewSandbox()
-	if err := run(ctx, os.Stdout, sb, prompt); err != nil {
+	if err := quickstart(ctx, os.Stdout, prompt, term.IsTerminal(int(os.Stdin.Fd()))); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-// run replays the recorded session against sb, printing the events to w.
-func run(ctx context.Context, w io.Writer, sb agentbox.Sandbox, prompt string) error {
-	fmt.Fprintln(w, "No live model configured: replaying a recorded session offline, with an in-memory sandbox.")
-	fmt.Fprintf(w, "\n> %s\n\n", prompt)
-	agent := agentbox.New(agentboxtest.NewProvider(recording()...), agentbox.Options{Sandbox: sb})
-	p := printer{w: w}
-	var done agentbox.Done
-	for ev := range agent.Run(ctx, prompt) {
-		if d, ok := ev.(agentbox.Done); ok {
-			done = d
-		}
-		p.print(ev)
+// quickstart runs the agent on prompt in a new local sandbox, printing to w.
+// When stay is set and the app runs, it keeps the sandbox until ctx is done.
+func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) error {
+	if key := os.Getenv("OPENROUTER_API_KEY"); key != "" {
+		fmt.Fprintln(w, "OPENROUTER_API_KEY is set, but no OpenRouter provider is built in yet: replaying a recorded session.")
+	} else {
+		fmt.Fprintln(w, "No OPENROUTER_API_KEY: replaying a recorded session (the sandbox work is real).")
 	}
-	if done.Err != nil {
-		return done.Err
+	if prompt != defaultPrompt {
+		fmt.Fprintln(w, "The recording answers the default prompt; your own needs a live model.")
+		prompt = defaultPrompt
 	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return errors.New("the recorded session runs Node.js, and node is not installed (e.g. apt-get install nodejs)")
+	}
+	sb, err := local.New(ctx, local.Config{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		sb.Close(ctx)
+	}()
+	fmt.Fprintf(w, "Sandbox: %s\n", sb)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	out, err := run(ctx, w, agentboxtest.NewProvider(recording(port)...), sb, prompt, true)
+	if err != nil {
+		return err
+	}
+	if out.url == "" {
+		return nil
+	}
+	if !stay {
+		fmt.Fprintf(w, "\nThe app answered at %s; closing the sandbox.\n", out.url)
+		return nil
+	}
+	fmt.Fprintf(w, "\nThe app runs at %s — open it in a browser. Ctrl-C stops it and removes the sandbox.\n", out.url)
+	<-ctx.Done()
+	fmt.Fprintln(w)
 	return nil
 }
 
-// printer shows events as a person likes to read them: streamed text, one
-// line per tool call with its duration, command output indented.
-type printer struct {
-	w       io.Writer
-	tools   int
-	midLine bool // the last text printed did not end a line
+// outcome is what a run made.
+type outcome struct {
+	url string // where the server it started answers, if it started one
 }
 
-func (p *printer) print(ev agentbox.Event) {
-	switch ev := ev.(type) {
-	case agentbox.Token:
-		if !ev.Reasoning {
-			fmt.Fprint(p.w, ev.Text)
-			p.midLine = !strings.HasSuffix(ev.Text, "\n")
-		}
-	case agentbox.ToolStart:
-		p.endLine()
-		p.tools++
-		fmt.Fprintf(p.w, "  ▶ %s %s\n", ev.Name, summarize(ev.Name, ev.Args))
-	case agentbox.ToolOutput:
-		for line := range strings.Lines(ev.Text) {
-			fmt.Fprintf(p.w, "    │ %s", line)
-			if !strings.HasSuffix(line, "\n") {
-				fmt.Fprintln(p.w)
+// run runs the agent on prompt in sb and prints its events to w. When
+// strict is set (a recorded session, which cannot react to failures), a
+// failed tool call fails the run.
+func run(ctx context.Context, w io.Writer, provider agentbox.Provider, sb agentbox.Sandbox, prompt string, strict bool) (outcome, error) {
+	fmt.Fprintf(w, "\n> %s\n\n", prompt)
+	agent := agentbox.New(provider, agentbox.Options{Sandbox: sb})
+	p := printer{w: w}
+	var (
+		done   agentbox.Done
+		failed []string
+		port   int
+	)
+	for ev := range agent.Run(ctx, prompt) {
+		p.print(ev)
+		switch ev := ev.(type) {
+		case agentbox.ToolStart:
+			if ev.Name == "start_process" {
+				port = portOf(ev.Args)
 			}
+		case agentbox.ToolResult:
+			if ev.Err != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", ev.Name, ev.Err))
+			} else if code := exitCode(ev.Output); code != 0 {
+				failed = append(failed, fmt.Sprintf("%s: exit code %d", ev.Name, code))
+			}
+		case agentbox.Done:
+			done = ev
 		}
-	case agentbox.ToolResult:
-		status := "ok"
-		if ev.Err != nil {
-			status = "error: " + ev.Err.Error()
-		}
-		fmt.Fprintf(p.w, "  ✓ %s %s (%s)\n", ev.Name, status, round(ev.Duration))
-	case agentbox.Error:
-		p.endLine()
-		fmt.Fprintf(p.w, "  ! %v\n", ev.Err)
-	case agentbox.Done:
-		p.endLine()
-		fmt.Fprintf(p.w, "\n%s: %d steps, %d tool calls, %d tokens, %s elapsed\n",
-			ev.Reason, ev.Steps, p.tools, ev.Usage.TotalTokens(), round(ev.Elapsed))
 	}
+	if done.Err != nil {
+		return outcome{}, done.Err
+	}
+	if strict && len(failed) > 0 {
+		return outcome{}, fmt.Errorf("the recorded session needs bash and Node.js in the sandbox, and a step failed: %s", strings.Join(failed, "; "))
+	}
+	var out outcome
+	if pv, ok := sb.(agentbox.Previewer); ok && port > 0 {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		url, err := pv.PreviewURL(ctx, port)
+		if err != nil {
+			return out, fmt.Errorf("the app's server does not answer: %w", err)
+		}
+		out.url = url
+	}
+	return out, nil
 }
 
-func (p *printer) endLine() {
-	if p.midLine {
-		fmt.Fprintln(p.w)
-		p.midLine = false
-	}
-}
-
-// summarize shows a tool call's arguments on one line: the paths of the
-// files written, or the short arguments.
-func summarize(tool string, args []byte) string {
+// portOf returns the port in a start_process call's arguments, or 0.
+func portOf(args []byte) int {
 	var in struct {
-		Files []struct {
-			Path string `json:"path"`
-		} `json:"files"`
+		Port int `json:"port"`
 	}
-	if tool == "write_file" && json.Unmarshal(args, &in) == nil {
-		var paths []string
-		for _, f := range in.Files {
-			paths = append(paths, f.Path)
-		}
-		return strings.Join(paths, ", ")
+	if json.Unmarshal(args, &in) != nil {
+		return 0
 	}
-	s := strings.Join(strings.Fields(string(args)), " ")
-	if len(s) > 100 {
-		s = s[:97] + "..."
-	}
-	return s
+	return in.Port
 }
 
-// round shows a duration to a tenth of a millisecond.
-func round(d time.Duration) time.Duration {
-	return d.Round(100 * time.Microsecond)
+// freePort returns a TCP port that nothing listens on.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -2,10 +2,17 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/local"
 	"go.uber.org/goleak"
 )
 
@@ -13,29 +20,117 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func TestQuickstartOffline(t *testing.T) {
-	sb := agentboxtest.NewSandbox()
+// needNode skips t when Node.js is not installed, but in CI, where it must be.
+func needNode(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node is not installed, and CI must run the quickstart: %v", err)
+		}
+		t.Skipf("the recorded session runs Node.js, and node is not installed: %v", err)
+	}
+}
+
+// request sends a request to url and returns the body of the answer.
+func request(t *testing.T, method, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s, %q, %v", method, url, resp.Status, body, err)
+	}
+	return string(body)
+}
+
+func TestQuickstartBuildsAndServesTheApp(t *testing.T) {
+	needNode(t)
+	ctx := t.Context()
+	sb, err := local.New(ctx, local.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(context.Background())
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out strings.Builder
-	if err := run(context.Background(), &out, sb, defaultPrompt); err != nil {
+	got, err := run(ctx, &out, agentboxtest.NewProvider(recording(port)...), sb, defaultPrompt, true)
+	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	if got, _ := sb.File("index.html"); string(got) != indexHTML {
-		t.Errorf("index.html = %q", got)
-	}
-	if got, _ := sb.File("server.js"); string(got) != serverJS {
-		t.Errorf("server.js = %q", got)
+	for _, name := range appFiles {
+		if data, err := os.ReadFile(filepath.Join(sb.Dir(), name)); err != nil || string(data) != appFile(name) {
+			t.Errorf("%s in the workspace = %q, %v; want the app's file", name, data, err)
+		}
 	}
 	for _, want := range []string{
-		"replaying a recorded session offline",
-		"  ▶ write_file index.html, server.js\n",
+		"  ▶ write_file index.html, server.js, test.js\n",
 		"  ✓ write_file ok (",
-		"    │ both files present\n",
-		"    │ const http = require(\"http\");\n",
+		"  ▶ run_command $ node test.js\n",
+		"    │ ✓ GET / serves the counter page\n",
+		"    │ ✓ POST /api/increment counts 1, 2\n",
+		"    │ all checks passed\n",
 		"  ✓ run_command ok (",
-		"completed: 3 steps, 2 tool calls, 5825 tokens,",
+		"    │ counter app listening on port ",
+		"  ✓ start_process ok (",
+		"completed: 4 steps, 3 tool calls, 10543 tokens,",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The server runs: the page is served and the count kept.
+	if got.url == "" {
+		t.Fatalf("run gave no URL:\n%s", out.String())
+	}
+	if page := request(t, "GET", got.url+"/"); !strings.Contains(page, `<button id="add">+1</button>`) {
+		t.Errorf("GET / = %q, want the counter page", page)
+	}
+	if count := request(t, "POST", got.url+"/api/increment"); count != `{"count":1}` {
+		t.Errorf("POST /api/increment = %q, want {\"count\":1}", count)
+	}
+	if err := sb.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(got.url); err == nil {
+		t.Errorf("the app still answers at %s after the sandbox closed", got.url)
+	}
+}
+
+func TestQuickstartReportsTheURL(t *testing.T) {
+	needNode(t)
+	var out strings.Builder
+	if err := quickstart(t.Context(), &out, "another prompt", false); err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"replaying a recorded session", "your own needs a live model", "Sandbox: local sandbox ", "The app answered at http://127.0.0.1:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestQuickstartFailsWhenAStepFails(t *testing.T) {
+	// The in-memory sandbox has no node: the check command fails, and a
+	// recorded session cannot react to that.
+	sb := agentboxtest.NewSandbox()
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := run(ctx, &out, agentboxtest.NewProvider(recording(4000)...), sb, defaultPrompt, true)
+	if err == nil || !strings.Contains(err.Error(), "run_command: exit code 127") {
+		t.Errorf("run with no node = %v, want an error naming the failed command\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "  ✗ run_command failed: exit code 127 (") {
+		t.Errorf("output does not show the failed command:\n%s", out.String())
 	}
 }

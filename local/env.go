@@ -1,0 +1,45 @@
+package local
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+)
+
+// defaultPath is the PATH of commands when the host has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// baseEnv returns the environment every command starts from: a few harmless
+// variables of the host, and the sandbox's own HOME and TMPDIR. Nothing else
+// of the host's environment is passed on, so its secrets stay out.
+func baseEnv(home, tmp string) []string {
+	env := []string{
+		"PATH=" + cmp.Or(os.Getenv("PATH"), defaultPath),
+		"HOME=" + home,
+		"TMPDIR=" + tmp,
+		"LANG=C.UTF-8",
+		"SHELL=/bin/bash",
+	}
+	for _, k := range []string{"USER", "LOGNAME"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// addEnv returns env with the variables of extra, in the order of their
+// names, after it; later ones win.
+func addEnv(env []string, extra map[string]string) ([]string, error) {
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		v := extra[k]
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("local: invalid environment variable %q", k)
+		}
+		env = append(env, k+"="+v)
+	}
+	return env, nil
+}

@@ -1,0 +1,70 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/local"
+	"go.uber.org/goleak"
+)
+
+// serveEnv, set to a port, makes the test binary a tiny web server, for
+// tests to start in a sandbox.
+const serveEnv = "LOCAL_TEST_SERVE"
+
+// servedText is what that server answers.
+const servedText = "hello from the sandbox"
+
+// crashEnv, set to a name, makes the test binary start a background process
+// of that name in a bubblewrap sandbox, print "ready" and the workspace, and
+// wait to be killed.
+const crashEnv = "LOCAL_TEST_CRASH"
+
+func TestMain(m *testing.M) {
+	if port := os.Getenv(serveEnv); port != "" {
+		serve(port)
+		return
+	}
+	if name := os.Getenv(crashEnv); name != "" {
+		startAndWait(name)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// startAndWait starts a process named name in a new bubblewrap sandbox and
+// waits forever.
+func startAndWait(name string) {
+	ctx := context.Background()
+	sb, err := local.New(ctx, local.Config{Isolation: local.Bubblewrap})
+	if err == nil {
+		_, err = sb.StartProcess(ctx, agentbox.Command{Cmd: grandchild(name) + "sleep 1000"})
+	}
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
+	fmt.Println("ready", sb.Dir())
+	select {}
+}
+
+// serve listens on port, after a moment, and answers every request with
+// servedText until killed.
+func serve(port string) {
+	time.Sleep(200 * time.Millisecond) // a server takes a moment to start
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println("listening on", port)
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, servedText)
+	}))
+}

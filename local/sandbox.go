@@ -1,0 +1,189 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/agentbox/agentbox"
+)
+
+// A Sandbox is a workspace folder on this machine. It is safe for concurrent
+// use. Its zero value is not usable: make one with [New].
+type Sandbox struct {
+	dir       string   // the workspace: absolute and clean
+	realDir   string   // dir with symbolic links resolved
+	state     string   // the sandbox's private folder: home/, tmp/ and, unless given, work/
+	home, tmp string   // private HOME and temporary folder, inside state
+	root      *os.Root // the workspace, for file operations
+	isolation Isolation
+	bwrap     string // the bwrap program, with Bubblewrap isolation
+	noNetwork bool
+	env       []string // the environment every command starts from
+
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{}      // closed by Close
+	running map[*proc]struct{} // commands and background processes not yet ended
+	bg      map[string]*proc   // background processes by ID, ended ones too
+}
+
+var (
+	_ agentbox.Sandbox        = (*Sandbox)(nil)
+	_ agentbox.ProcessStarter = (*Sandbox)(nil)
+	_ agentbox.Previewer      = (*Sandbox)(nil)
+)
+
+var errClosed = fmt.Errorf("local: %w", agentbox.ErrClosed)
+
+// New makes a sandbox with cfg. ctx bounds only the making.
+func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	isolation, bwrap, err := chooseIsolation(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := addEnv(nil, cfg.Env); err != nil {
+		return nil, err
+	}
+	s := &Sandbox{
+		isolation: isolation,
+		bwrap:     bwrap,
+		noNetwork: cfg.NoNetwork,
+		closing:   make(chan struct{}),
+		running:   make(map[*proc]struct{}),
+		bg:        make(map[string]*proc),
+	}
+	if err := s.makeFolders(cfg.Dir); err != nil {
+		if s.state != "" {
+			removeAll(s.state)
+		}
+		return nil, err
+	}
+	s.env, _ = addEnv(baseEnv(s.home, s.commandTmp()), cfg.Env)
+	return s, nil
+}
+
+// makeFolders makes the private folders and opens the workspace.
+func (s *Sandbox) makeFolders(dir string) error {
+	state, err := os.MkdirTemp("", "agentbox-")
+	if err != nil {
+		return fmt.Errorf("local: making the sandbox's folder: %w", err)
+	}
+	s.state = state
+	s.home = filepath.Join(state, "home")
+	s.tmp = filepath.Join(state, "tmp")
+	if dir == "" {
+		dir = filepath.Join(state, "work")
+	}
+	if s.dir, err = filepath.Abs(dir); err != nil {
+		return fmt.Errorf("local: workspace %q: %w", dir, err)
+	}
+	for _, d := range []string{s.home, s.tmp, s.dir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("local: %w", err)
+		}
+	}
+	if s.realDir, err = filepath.EvalSymlinks(s.dir); err != nil {
+		return fmt.Errorf("local: workspace: %w", err)
+	}
+	if s.root, err = os.OpenRoot(s.dir); err != nil {
+		return fmt.Errorf("local: workspace: %w", err)
+	}
+	return nil
+}
+
+// commandTmp returns the temporary folder as commands see it.
+func (s *Sandbox) commandTmp() string {
+	if s.isolation == Bubblewrap {
+		return "/tmp" // s.tmp, mounted there
+	}
+	return s.tmp
+}
+
+// Dir returns the workspace folder.
+func (s *Sandbox) Dir() string { return s.dir }
+
+// Isolation returns the isolation in effect: [Bubblewrap] or [None].
+func (s *Sandbox) Isolation() Isolation { return s.isolation }
+
+// String describes the sandbox, e.g. "local sandbox /tmp/agentbox-1/work
+// (bubblewrap)".
+func (s *Sandbox) String() string {
+	network := ""
+	if s.noNetwork {
+		network = ", no network"
+	}
+	return fmt.Sprintf("local sandbox %s (%s%s)", s.dir, s.isolation, network)
+}
+
+// Close kills every command and background process of the sandbox, waits for
+// them to end (or for ctx), and removes the sandbox's private folders and,
+// when New made it, the workspace. A given workspace is kept. Calling Close
+// again returns nil.
+func (s *Sandbox) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	var procs []*proc
+	for p := range s.running {
+		procs = append(procs, p)
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	for _, p := range procs {
+		p.kill(errClosed)
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("local: closing: process %s did not end: %w", p.id, ctx.Err()))
+		}
+		if len(errs) > 0 {
+			break
+		}
+	}
+	s.root.Close()
+	if err := removeAll(s.state); err != nil {
+		errs = append(errs, fmt.Errorf("local: closing: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// check returns an error when s is closed or ctx is done.
+func (s *Sandbox) check(ctx context.Context) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return errClosed
+	}
+	return ctx.Err()
+}
+
+// removeAll removes dir and what it holds, also folders a command made
+// read-only.
+func removeAll(dir string) error {
+	if os.RemoveAll(dir) == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
