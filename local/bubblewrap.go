@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,9 @@ func chooseIsolation(ctx context.Context, cfg Config) (Isolation, string, error)
 		if cfg.NoNetwork {
 			return "", "", errors.New("local: NoNetwork needs Bubblewrap isolation; Isolation None cannot cut the network")
 		}
+		if len(cfg.Hide) > 0 {
+			return "", "", errors.New("local: Hide needs Bubblewrap isolation; Isolation None cannot hide files")
+		}
 		return None, "", nil
 	case Bubblewrap:
 		bwrap, err := findBubblewrap(ctx)
@@ -33,8 +38,8 @@ func chooseIsolation(ctx context.Context, cfg Config) (Isolation, string, error)
 		if err == nil {
 			return Bubblewrap, bwrap, nil
 		}
-		if cfg.NoNetwork {
-			return "", "", fmt.Errorf("local: NoNetwork needs bubblewrap: %w (install it, e.g. apt-get install bubblewrap)", err)
+		if cfg.NoNetwork || len(cfg.Hide) > 0 {
+			return "", "", fmt.Errorf("local: NoNetwork and Hide need bubblewrap: %w (install it, e.g. apt-get install bubblewrap)", err)
 		}
 		return None, "", nil
 	default:
@@ -63,7 +68,7 @@ func findBubblewrap(ctx context.Context) (string, error) {
 	p.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		args := append(bubblewrapArgs(bubblewrapMounts{}, false), "--", "true")
+		args := append(bubblewrapArgs(bubblewrapMounts{}), "--", "true")
 		var stderr bytes.Buffer
 		cmd := exec.CommandContext(ctx, bwrap, args...)
 		cmd.Stderr = &stderr
@@ -77,21 +82,31 @@ func findBubblewrap(ctx context.Context) (string, error) {
 	return bwrap, nil
 }
 
-// bubblewrapMounts are the writable folders of a sandbox.
+// bubblewrapMounts are what a sandbox's commands see differently from the
+// host.
 type bubblewrapMounts struct {
-	tmp       string // mounted on /tmp
-	writable  []string
-	directory string // the working directory
+	tmp       string   // mounted on /tmp; empty: a tmpfs
+	hidden    []string // folders replaced by empty ones
+	hiddenF   []string // files replaced by empty ones
+	writable  []string // folders mounted writable, at their own paths
+	noNetwork bool
 }
 
-// bubblewrapArgs returns bwrap's options for a command: the system read-only,
-// the given folders writable, /tmp private, new PID, IPC and UTS namespaces,
-// no capabilities, a new session, death with the parent.
-func bubblewrapArgs(m bubblewrapMounts, noNetwork bool) []string {
+// bubblewrapArgs returns bwrap's options for the commands of a sandbox: the
+// system read-only, some of it hidden, the given folders writable, /tmp
+// private, new PID, IPC and UTS namespaces, no capabilities, a new session,
+// death with the parent.
+func bubblewrapArgs(m bubblewrapMounts) []string {
 	args := []string{
 		"--ro-bind", "/", "/",
 		"--dev", "/dev",
 		"--proc", "/proc",
+	}
+	for _, h := range m.hidden {
+		args = append(args, "--tmpfs", h)
+	}
+	for _, h := range m.hiddenF {
+		args = append(args, "--ro-bind", "/dev/null", h)
 	}
 	if m.tmp != "" {
 		args = append(args, "--bind", m.tmp, "/tmp")
@@ -107,13 +122,38 @@ func bubblewrapArgs(m bubblewrapMounts, noNetwork bool) []string {
 		"--cap-drop", "ALL",
 		"--new-session", "--die-with-parent",
 	)
-	if noNetwork {
+	if m.noNetwork {
 		args = append(args, "--unshare-net")
 	}
-	if m.directory != "" {
-		args = append(args, "--chdir", m.directory)
-	}
 	return args
+}
+
+// hide sorts the paths of cfg.Hide into folders and files, leaving out those
+// that do not exist. "~/" at the start of a path is the user's home folder.
+func hide(paths []string) (dirs, files []string, err error) {
+	for _, p := range paths {
+		if rest, ok := strings.CutPrefix(p, "~/"); ok {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, nil, fmt.Errorf("local: Hide %q: %w", p, err)
+			}
+			p = filepath.Join(home, rest)
+		}
+		if !filepath.IsAbs(p) {
+			return nil, nil, fmt.Errorf("local: Hide %q: not an absolute path", p)
+		}
+		fi, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, nil, fmt.Errorf("local: Hide: %w", err)
+		case fi.IsDir():
+			dirs = append(dirs, filepath.Clean(p))
+		default:
+			files = append(files, filepath.Clean(p))
+		}
+	}
+	return dirs, files, nil
 }
 
 // bubblewrapInfo reads what bwrap tells of the sandbox it made (--info-fd).

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -79,16 +80,12 @@ func (s *Sandbox) start(cmd agentbox.Command) (*proc, error) {
 	c := exec.Command("/bin/bash", "-l", "-c", cmd.Cmd)
 	var info *bubblewrapInfo
 	if s.isolation == Bubblewrap {
-		args := bubblewrapArgs(bubblewrapMounts{
-			tmp:       s.tmp,
-			writable:  []string{s.home, s.dir},
-			directory: dir,
-		}, s.noNetwork)
 		if info, err = newBubblewrapInfo(c); err != nil {
 			return nil, fmt.Errorf("local: %w", err)
 		}
-		args = append(args, "--info-fd", "3", "--", "/bin/bash", "-l", "-c", cmd.Cmd)
-		c.Path, c.Args = s.bwrap, append([]string{s.bwrap}, args...)
+		c.Path = s.bwrap
+		c.Args = slices.Concat([]string{s.bwrap}, s.bwrapArgs,
+			[]string{"--chdir", dir, "--info-fd", "3", "--", "/bin/bash", "-l", "-c", cmd.Cmd})
 	}
 	c.Dir = dir
 	c.Env = env

@@ -40,6 +40,11 @@ type Config struct {
 	// NoNetwork cuts commands off the network, loopback included. It needs
 	// bubblewrap: New fails when it cannot be honoured.
 	NoNetwork bool
+	// Hide lists folders and files that commands must not read, such as
+	// "~/.ssh" or "~/.aws": each is replaced by an empty one. Absolute paths,
+	// or paths under "~/"; those that do not exist are left out. It needs
+	// bubblewrap: New fails when it cannot be honoured.
+	Hide []string
 	// Env holds variables added to every command's environment.
 	Env map[string]string
 }

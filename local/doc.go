@@ -40,7 +40,9 @@
 // no capabilities, a new session (it cannot reach the terminal), and it dies
 // with its parent. The network is shared with the host, so that package
 // installs work and servers can be previewed, unless [Config.NoNetwork] cuts
-// it off.
+// it off. Commands can still read every file that the user running the
+// program can, the home folder included: list what they must not read (keys,
+// tokens, cloud credentials) in [Config.Hide].
 //
 // With [None] isolation, commands run directly on the host as the user
 // running the program. The clean environment and the process-group kill still

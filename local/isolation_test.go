@@ -205,3 +205,32 @@ func TestBubblewrapProcessesDieWithTheProgram(t *testing.T) {
 	cmd.Wait()
 	waitProcesses(t, name, false)
 }
+
+func TestBubblewrapHidesWhatItIsTold(t *testing.T) {
+	needBubblewrap(t, local.Bubblewrap)
+	secrets := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "id_ed25519"), []byte("not a real key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("not a real token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sb := newSandbox(t, local.Config{Isolation: local.Bubblewrap, Hide: []string{secrets, token, "/no/such/folder"}})
+	if got := run(t, sb, fmt.Sprintf("ls -A %s; cat %s; echo end", secrets, token)); got != "end\n" {
+		t.Errorf("commands see %q in the hidden folder and file, want nothing", got)
+	}
+	// Hiding a folder that holds the workspace hides the rest of it only.
+	inside := newSandbox(t, local.Config{Isolation: local.Bubblewrap, Hide: []string{"/tmp"}})
+	run(t, inside, "echo still here > f.txt && cat f.txt")
+
+	for _, cfg := range []local.Config{
+		{Isolation: local.None, Hide: []string{secrets}},
+		{Isolation: local.Bubblewrap, Hide: []string{"relative/path"}},
+	} {
+		if sb, err := local.New(t.Context(), cfg); err == nil {
+			sb.Close(t.Context())
+			t.Errorf("New(%+v): no error", cfg)
+		}
+	}
+}

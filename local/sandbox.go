@@ -21,7 +21,8 @@ type Sandbox struct {
 	home, tmp string   // private HOME and temporary folder, inside state
 	root      *os.Root // the workspace, for file operations
 	isolation Isolation
-	bwrap     string // the bwrap program, with Bubblewrap isolation
+	bwrap     string   // the bwrap program, with Bubblewrap isolation
+	bwrapArgs []string // its options, but for the working directory
 	noNetwork bool
 	env       []string // the environment every command starts from
 
@@ -52,6 +53,12 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if _, err := addEnv(nil, cfg.Env); err != nil {
 		return nil, err
 	}
+	var hiddenDirs, hiddenFiles []string
+	if isolation == Bubblewrap {
+		if hiddenDirs, hiddenFiles, err = hide(cfg.Hide); err != nil {
+			return nil, err
+		}
+	}
 	s := &Sandbox{
 		isolation: isolation,
 		bwrap:     bwrap,
@@ -67,6 +74,15 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	s.env, _ = addEnv(baseEnv(s.home, s.commandTmp()), cfg.Env)
+	if isolation == Bubblewrap {
+		s.bwrapArgs = bubblewrapArgs(bubblewrapMounts{
+			tmp:       s.tmp,
+			hidden:    hiddenDirs,
+			hiddenF:   hiddenFiles,
+			writable:  []string{s.home, s.dir},
+			noNetwork: cfg.NoNetwork,
+		})
+	}
 	return s, nil
 }
 
