@@ -187,8 +187,10 @@ func server(ctx context.Context, sb *agentboxtest.Sandbox, cmd agentbox.Command)
 		time.Sleep(200 * time.Millisecond)
 		var port int
 		fmt.Sscan(strings.TrimPrefix(cmd.Cmd, "serve "), &port)
-		sb.Listen(port, fmt.Sprintf("http://127.0.0.1:%d", port))
+		// Printed before the port answers: the tool's result, made once it
+		// answers, has it for sure.
 		fmt.Fprintf(cmd.Stdout, "listening on %d\n", port)
+		sb.Listen(port, fmt.Sprintf("http://127.0.0.1:%d", port))
 	case cmd.Cmd == "crash":
 		fmt.Fprintln(cmd.Stderr, "SyntaxError: unexpected token")
 		return agentbox.Result{ExitCode: 1}, nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ func chooseIsolation(ctx context.Context, cfg Config) (Isolation, string, error)
 		if err == nil {
 			return Bubblewrap, bwrap, nil
 		}
+		if !errors.Is(err, ErrNoBubblewrap) {
+			return "", "", err
+		}
 		if cfg.NoNetwork || len(cfg.Hide) > 0 {
 			return "", "", fmt.Errorf("local: NoNetwork and Hide need bubblewrap: %w (install it, e.g. apt-get install bubblewrap)", err)
 		}
@@ -47,55 +51,55 @@ func chooseIsolation(ctx context.Context, cfg Config) (Isolation, string, error)
 	}
 }
 
-// probes holds, by bwrap program path, the outcome of running it once.
-var probes sync.Map // string → *probe
-
-type probe struct {
-	once sync.Once
-	err  error
-}
+// working holds the bwrap programs that were seen to work.
+var working sync.Map // string → bool
 
 // findBubblewrap returns the path of a bwrap program that works here: on
 // some machines (containers without user namespaces) it is installed but
-// cannot make a sandbox.
+// cannot make a sandbox. A failure is not remembered: the next sandbox tries
+// again.
 func findBubblewrap(ctx context.Context) (string, error) {
 	bwrap, err := exec.LookPath("bwrap")
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoBubblewrap, err)
 	}
-	v, _ := probes.LoadOrStore(bwrap, new(probe))
-	p := v.(*probe)
-	p.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		args := append(bubblewrapArgs(bubblewrapMounts{}), "--", "true")
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, bwrap, args...)
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			p.err = fmt.Errorf("%w: %s cannot make a sandbox here: %v: %s", ErrNoBubblewrap, bwrap, err, strings.TrimSpace(stderr.String()))
-		}
-	})
-	if p.err != nil {
-		return "", p.err
+	if _, ok := working.Load(bwrap); ok {
+		return bwrap, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args := append(bubblewrapArgs(bubblewrapMounts{}), "--", "true")
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bwrap, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("local: trying bubblewrap: %w", ctx.Err())
+		}
+		return "", fmt.Errorf("%w: %s cannot make a sandbox here: %v: %s", ErrNoBubblewrap, bwrap, err, strings.TrimSpace(stderr.String()))
+	}
+	working.Store(bwrap, true)
 	return bwrap, nil
 }
 
 // bubblewrapMounts are what a sandbox's commands see differently from the
 // host.
 type bubblewrapMounts struct {
-	tmp       string   // mounted on /tmp; empty: a tmpfs
-	hidden    []string // folders replaced by empty ones
-	hiddenF   []string // files replaced by empty ones
-	writable  []string // folders mounted writable, at their own paths
-	noNetwork bool
+	hidden      []string // folders replaced by empty ones
+	hiddenFiles []string // files replaced by empty
+	empty       string   // an empty file
+	writable    []string // folders mounted writable, at their own paths
+	noNetwork   bool
 }
 
 // bubblewrapArgs returns bwrap's options for the commands of a sandbox: the
-// system read-only, some of it hidden, the given folders writable, /tmp
-// private, new PID, IPC and UTS namespaces, no capabilities, a new session,
+// system read-only, some of it hidden, an empty /tmp, the given folders
+// writable, new PID, IPC and UTS namespaces, no capabilities, a new session,
 // death with the parent.
+//
+// Each command gets a new /tmp, so that the folders mounted in it (the
+// sandbox's own folders are in the host's /tmp) are made afresh by bwrap, out
+// of the reach of earlier commands.
 func bubblewrapArgs(m bubblewrapMounts) []string {
 	args := []string{
 		"--ro-bind", "/", "/",
@@ -105,14 +109,10 @@ func bubblewrapArgs(m bubblewrapMounts) []string {
 	for _, h := range m.hidden {
 		args = append(args, "--tmpfs", h)
 	}
-	for _, h := range m.hiddenF {
-		args = append(args, "--ro-bind", "/dev/null", h)
+	for _, h := range m.hiddenFiles {
+		args = append(args, "--ro-bind", m.empty, h)
 	}
-	if m.tmp != "" {
-		args = append(args, "--bind", m.tmp, "/tmp")
-	} else {
-		args = append(args, "--tmpfs", "/tmp")
-	}
+	args = append(args, "--tmpfs", "/tmp")
 	for _, w := range m.writable {
 		args = append(args, "--bind", w, w)
 	}
@@ -128,10 +128,20 @@ func bubblewrapArgs(m bubblewrapMounts) []string {
 	return args
 }
 
-// hide sorts the paths of cfg.Hide into folders and files, leaving out those
-// that do not exist. "~/" at the start of a path is the user's home folder.
-func hide(paths []string) (dirs, files []string, err error) {
-	for _, p := range paths {
+// rootSockets are sockets of daemons that run what they are asked as root:
+// bubblewrapped commands never see them.
+var rootSockets = []string{
+	"/run/docker.sock", "/var/run/docker.sock",
+	"/run/containerd/containerd.sock",
+	"/run/podman/podman.sock",
+}
+
+// hide sorts the paths to hide (cfg.Hide and rootSockets) into folders and
+// files, with symbolic links resolved, leaving out those that do not exist.
+// "~/" at the start of a path is the user's home folder.
+func (s *Sandbox) hide(paths []string) (dirs, files []string, err error) {
+	for i, p := range append(slices.Clip(paths), rootSockets...) {
+		given := i < len(paths)
 		if rest, ok := strings.CutPrefix(p, "~/"); ok {
 			home, err := os.UserHomeDir()
 			if err != nil {
@@ -142,57 +152,101 @@ func hide(paths []string) (dirs, files []string, err error) {
 		if !filepath.IsAbs(p) {
 			return nil, nil, fmt.Errorf("local: Hide %q: not an absolute path", p)
 		}
-		fi, err := os.Stat(p)
+		real, err := filepath.EvalSymlinks(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("local: Hide: %w", err)
+		}
+		for _, own := range []string{s.dir, s.home, s.tmp} {
+			if given && within(real, own) {
+				return nil, nil, fmt.Errorf("local: Hide %q: it is inside the sandbox's own folder %s", p, own)
+			}
+		}
+		fi, err := os.Stat(real)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			return nil, nil, fmt.Errorf("local: Hide: %w", err)
 		case fi.IsDir():
-			dirs = append(dirs, filepath.Clean(p))
+			dirs = append(dirs, real)
 		default:
-			files = append(files, filepath.Clean(p))
+			files = append(files, real)
 		}
 	}
 	return dirs, files, nil
 }
 
-// bubblewrapInfo reads what bwrap tells of the sandbox it made (--info-fd).
-type bubblewrapInfo struct {
-	r, w *os.File
+// within reports whether the clean path p is dir or inside it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
-// newBubblewrapInfo gives c, a bwrap command, a pipe as its file 3.
-func newBubblewrapInfo(c *exec.Cmd) (*bubblewrapInfo, error) {
-	r, w, err := os.Pipe()
+// bubblewrapStart learns from bwrap and from the command's first words how
+// the start of a command in a bubblewrap sandbox went: bwrap writes the PID
+// of the sandbox's first process to file 3 (--info-fd) once it has made it,
+// and the shell script that starts the command writes to file 4 once bwrap
+// has set everything up and run it.
+type bubblewrapStart struct {
+	infoR, infoW       *os.File
+	startedR, startedW *os.File
+}
+
+// startedScript is what the first shell of a bubblewrapped command runs
+// before the command: it says it started.
+const startedScript = "echo >&4; "
+
+// startWait bounds how long a bubblewrap sandbox may take to start a command.
+const startWait = 30 * time.Second
+
+// newBubblewrapStart gives c, a bwrap command, pipes as its files 3 and 4.
+func newBubblewrapStart(c *exec.Cmd) (*bubblewrapStart, error) {
+	infoR, infoW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	c.ExtraFiles = []*os.File{w}
-	return &bubblewrapInfo{r, w}, nil
+	startedR, startedW, err := os.Pipe()
+	if err != nil {
+		infoR.Close()
+		infoW.Close()
+		return nil, err
+	}
+	c.ExtraFiles = []*os.File{infoW, startedW}
+	return &bubblewrapStart{infoR, infoW, startedR, startedW}, nil
 }
 
-// childPID returns the PID of the sandbox's first process, once bwrap has
-// made it, or 0 when bwrap says nothing (it failed) within a few seconds.
-func (i *bubblewrapInfo) childPID() int {
-	if i == nil {
-		return 0
-	}
-	i.w.Close()
-	defer i.r.Close()
-	i.r.SetReadDeadline(time.Now().Add(5 * time.Second))
+// wait waits until the command runs and returns the PID of the sandbox's
+// first process; or it returns an error when bwrap exits first, or takes
+// longer than startWait. It must be called once the command was started.
+func (b *bubblewrapStart) wait() (int, error) {
+	b.infoW.Close()
+	b.startedW.Close()
+	defer b.close()
+	deadline := time.Now().Add(startWait)
+	b.infoR.SetReadDeadline(deadline)
+	b.startedR.SetReadDeadline(deadline)
 	var info struct {
 		ChildPID int `json:"child-pid"`
 	}
-	if json.NewDecoder(i.r).Decode(&info) != nil {
-		return 0
+	err := json.NewDecoder(b.infoR).Decode(&info)
+	if err == nil {
+		var started [1]byte
+		_, err = b.startedR.Read(started[:])
 	}
-	return info.ChildPID
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, fmt.Errorf("bubblewrap did not start the command within %v", startWait)
+	case err != nil:
+		return 0, errors.New("bubblewrap could not make the sandbox")
+	}
+	return info.ChildPID, nil
 }
 
-// close closes the pipe of a command that did not start.
-func (i *bubblewrapInfo) close() {
-	if i != nil {
-		i.r.Close()
-		i.w.Close()
+// close closes the pipes.
+func (b *bubblewrapStart) close() {
+	if b != nil {
+		for _, f := range []*os.File{b.infoR, b.infoW, b.startedR, b.startedW} {
+			f.Close()
+		}
 	}
 }

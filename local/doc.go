@@ -15,51 +15,69 @@
 // confined to the workspace with [os.Root]: a path with "..", an absolute
 // path outside the workspace, or a symbolic link that points out of it is
 // refused with an error matching [ErrOutsideWorkspace]. Absolute paths inside
-// the workspace are accepted.
+// the workspace are accepted. Only regular files are read and written: a
+// named pipe or a device made by a command is refused, never waited on.
 //
 // # Commands
 //
 // Commands run as /bin/bash -l -c CMD in the workspace, each in a session and
-// process group of its own. Whatever a command starts ends with it: when the
-// shell exits, is cancelled or times out, the whole group is killed, so a
-// command that leaves a background child behind leaves nothing running. Long
-// lived programs, such as dev servers, belong in [Sandbox.StartProcess]; they
-// are killed by [Sandbox.StopProcess] or [Sandbox.Close].
+// process group of its own, with none of the host program's open files but
+// stdin (/dev/null), stdout and stderr. Whatever a command starts ends with
+// it: when the shell exits, is cancelled or times out, every process of its
+// session is killed, also those that moved to a process group of their own,
+// so a command that leaves a background child behind leaves nothing running.
+// Long-lived programs, such as dev servers, belong in [Sandbox.StartProcess];
+// they are killed by [Sandbox.StopProcess] or [Sandbox.Close].
+//
+// Output is written to [agentbox.Command] Stdout and Stderr as the command
+// writes it, by one goroutine at a time, and all of it before Run returns: a
+// writer that blocks holds Run up, even past its Timeout.
 //
 // Commands get a small, clean environment, not the host's: PATH, HOME (a
-// private folder of the sandbox), TMPDIR, LANG, SHELL, USER and LOGNAME, plus
-// [Config.Env] and the command's own variables. Secrets in the host's
-// environment, such as OPENROUTER_API_KEY or E2B_API_KEY, never reach them.
+// private folder of the sandbox), TMPDIR (another, kept across the sandbox's
+// commands), LANG, SHELL, USER and LOGNAME, then [Config.Env], then the
+// command's own variables. Secrets in the host's environment, such as
+// OPENROUTER_API_KEY or E2B_API_KEY, never reach them.
 //
 // # Isolation
 //
 // With [Bubblewrap] isolation (the bwrap program, Debian package
-// "bubblewrap") each command runs in a bubblewrap sandbox: the whole system is
-// mounted read-only; only the workspace, the sandbox's private home and its
-// private /tmp are writable; the command gets new PID, IPC and UTS namespaces,
-// no capabilities, a new session (it cannot reach the terminal), and it dies
-// with its parent. The network is shared with the host, so that package
-// installs work and servers can be previewed, unless [Config.NoNetwork] cuts
-// it off. Commands can still read every file that the user running the
-// program can, the home folder included: list what they must not read (keys,
-// tokens, cloud credentials) in [Config.Hide].
+// "bubblewrap") each command runs in a bubblewrap sandbox:
+//
+//   - the whole system is mounted read-only; only the workspace, HOME and
+//     TMPDIR are writable, and /tmp is a new, empty one for each command;
+//   - the files and folders of [Config.Hide] are replaced by empty ones, and
+//     so are the sockets of Docker, containerd and Podman, which would run
+//     anything as root;
+//   - the command gets new PID, IPC and UTS namespaces, no capabilities and a
+//     new session (it cannot reach the terminal); when it ends, or the
+//     program using the sandbox dies, every process in it dies.
+//
+// The network is shared with the host, so that package installs work and
+// servers can be previewed, unless [Config.NoNetwork] cuts it off. Two things
+// stay within reach of a bubblewrapped command: every file that the user
+// running the program can read, the home folder included (list keys, tokens
+// and cloud credentials in [Config.Hide]), and, with the network on, the
+// host's services: its ports, its abstract Unix sockets, and the Unix sockets
+// in its file system that are not hidden.
 //
 // With [None] isolation, commands run directly on the host as the user
-// running the program. The clean environment and the process-group kill still
-// apply, but nothing else protects the host: a command can read and write
-// every file that user can (home directory, SSH keys, other projects), read
-// other processes' environments under /proc, reach the network, and start a
-// process in a new session that outlives the sandbox. If the program using the
-// sandbox is killed without closing it, only each command's shell is killed
-// with it; what the shell started lives on (with bubblewrap, everything dies).
-// Use None only for code you would run yourself.
+// running the program. The clean environment, the closed files and the kill
+// of the whole session still apply, but nothing else protects the host: a
+// command can read and write every file that user can (home folder, SSH keys,
+// other projects), read other processes' environments under /proc, reach the
+// network, and start a process in a new session (setsid), which outlives the
+// sandbox. If the program using the sandbox is killed without closing it,
+// only each command's shell is killed with it; what the shell started lives
+// on. Use None only for code you would run yourself.
 //
 // [Auto], the zero value, uses bubblewrap when it is installed and works, and
 // None otherwise; [Sandbox.Isolation] tells which was chosen.
 //
 // # Previews
 //
-// A port that a process listens on is reached at http://127.0.0.1:PORT;
-// [Sandbox.PreviewURL] hands the URL out only once the port accepts
-// connections.
+// [Sandbox.PreviewURL] hands out the URL of a port only once something
+// accepts connections on it: http://127.0.0.1:PORT, or http://[::1]:PORT for
+// a server listening on IPv6 loopback only. With the network shared, that
+// may also be a host service that happens to use the port.
 package local

@@ -34,6 +34,7 @@ func baseEnv(home, tmp string) []string {
 // addEnv returns env with the variables of extra, in the order of their
 // names, after it; later ones win.
 func addEnv(env []string, extra map[string]string) ([]string, error) {
+	env = slices.Clip(env) // appending must not write to the array of env, which others may share
 	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		v := extra[k]
 		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {

@@ -1,10 +1,13 @@
 package local
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -14,9 +17,13 @@ import (
 	"github.com/agentbox/agentbox"
 )
 
-// WriteFiles writes whole files in the workspace, creating parent folders and
-// replacing existing files. Every path is checked before anything is written:
-// one leading out of the workspace writes nothing.
+// WriteFiles writes whole files in the workspace, creating parent folders.
+// Each file is written to a new file that then replaces the old one, so a
+// reader sees the old contents or the new, never a mix; a replaced file keeps
+// its permissions, and a symbolic link at the path is replaced, not followed.
+//
+// Every path is checked before anything is written: one that leads out of
+// the workspace, is a folder, or lies under a file writes nothing.
 func (s *Sandbox) WriteFiles(ctx context.Context, files []agentbox.File) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -27,8 +34,8 @@ func (s *Sandbox) WriteFiles(ctx context.Context, files []agentbox.File) error {
 		if err != nil {
 			return err
 		}
-		if rel == "." {
-			return &fs.PathError{Op: "write", Path: f.Path, Err: syscall.EISDIR}
+		if err := s.checkWrite(f.Path, rel); err != nil {
+			return err
 		}
 		rels[i] = rel
 	}
@@ -36,19 +43,114 @@ func (s *Sandbox) WriteFiles(ctx context.Context, files []agentbox.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if dir := path.Dir(rels[i]); dir != "." {
-			if err := s.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
-				return s.fsError("write", f.Path, err)
-			}
-		}
-		if err := s.root.WriteFile(filepath.FromSlash(rels[i]), f.Data, 0o644); err != nil {
-			return s.fsError("write", f.Path, err)
+		if err := s.writeFile(f.Path, rels[i], f.Data); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Open opens a file of the workspace for reading.
+// checkWrite returns the error that writing name, rel to the workspace,
+// would meet: it is a folder or not a regular file, it is a symbolic link or
+// has a parent leading out of the workspace, or a parent is a file.
+func (s *Sandbox) checkWrite(name, rel string) error {
+	if rel == "." {
+		return &fs.PathError{Op: "write", Path: name, Err: syscall.EISDIR}
+	}
+	native := filepath.FromSlash(rel)
+	if fi, err := s.root.Lstat(native); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			fi, err = s.root.Stat(native)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a link to a file yet to be made, inside
+			}
+			if err != nil {
+				return s.fsError("write", name, err)
+			}
+		}
+		switch {
+		case fi.IsDir():
+			return &fs.PathError{Op: "write", Path: name, Err: syscall.EISDIR}
+		case !fi.Mode().IsRegular():
+			return &fs.PathError{Op: "write", Path: name, Err: errNotRegular}
+		}
+	}
+	for dir := path.Dir(rel); dir != "."; dir = path.Dir(dir) {
+		fi, err := s.root.Stat(filepath.FromSlash(dir))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // made by the write; what is above it decides
+		case err != nil:
+			return s.fsError("write", name, err)
+		case !fi.IsDir():
+			return &fs.PathError{Op: "write", Path: name, Err: syscall.ENOTDIR}
+		}
+		return nil
+	}
+	return nil
+}
+
+// writeFile writes data to rel: to a new file renamed over the old one, or
+// through a symbolic link (inside the workspace) to the file it points to.
+func (s *Sandbox) writeFile(name, rel string, data []byte) error {
+	native := filepath.FromSlash(rel)
+	if dir := filepath.Dir(native); dir != "." {
+		if err := s.root.MkdirAll(dir, 0o755); err != nil {
+			return s.fsError("write", name, err)
+		}
+	}
+	perm := fs.FileMode(0o644)
+	if fi, err := s.root.Lstat(native); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return s.writeThrough(name, native, data)
+		}
+		if fi.Mode().IsRegular() {
+			perm = fi.Mode().Perm()
+		}
+	}
+	tmp := filepath.Join(filepath.Dir(native), ".agentbox-"+rand.Text()[:12]+".tmp")
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return s.fsError("write", name, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.root.Chmod(tmp, perm) // the umask may have taken bits off
+	}
+	if err == nil {
+		err = s.root.Rename(tmp, native)
+	}
+	if err != nil {
+		s.root.Remove(tmp)
+		return s.fsError("write", name, err)
+	}
+	return nil
+}
+
+// writeThrough writes data to the regular file that the symbolic link native
+// points to. os.Root refuses a link leading out of the workspace.
+func (s *Sandbox) writeThrough(name, native string, data []byte) error {
+	f, err := s.root.OpenFile(native, os.O_WRONLY|os.O_CREATE|nonblock, 0o644)
+	if err != nil {
+		return s.fsError("write", name, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return s.fsError("write", name, cmp.Or(err, errNotRegular))
+	}
+	if err := f.Truncate(0); err != nil {
+		return s.fsError("write", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return s.fsError("write", name, err)
+	}
+	return f.Close()
+}
+
+// Open opens a regular file of the workspace for reading.
 func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -57,19 +159,26 @@ func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.root.Open(filepath.FromSlash(rel))
+	// O_NONBLOCK: opening a named pipe must not wait for a writer.
+	f, err := s.root.OpenFile(filepath.FromSlash(rel), os.O_RDONLY|nonblock, 0)
 	if err != nil {
 		return nil, s.fsError("open", name, err)
 	}
-	if fi, err := f.Stat(); err != nil || fi.IsDir() {
-		f.Close()
-		if err == nil {
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errNotRegular
+		if fi.IsDir() {
 			err = syscall.EISDIR
 		}
+	}
+	if err != nil {
+		f.Close()
 		return nil, s.fsError("open", name, err)
 	}
 	return f, nil
 }
+
+var errNotRegular = errors.New("not a regular file")
 
 // List lists a folder of the workspace, sorted by name. Symbolic links are
 // listed as they are, not followed.
@@ -84,7 +193,7 @@ func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, er
 			return nil, err
 		}
 	}
-	f, err := s.root.Open(filepath.FromSlash(rel))
+	f, err := s.root.OpenFile(filepath.FromSlash(rel), os.O_RDONLY|nonblock, 0)
 	if err != nil {
 		return nil, s.fsError("list", dir, err)
 	}
@@ -120,13 +229,10 @@ func (s *Sandbox) rel(op, name string) (string, error) {
 	rel := path.Clean(filepath.ToSlash(name))
 	if path.IsAbs(rel) {
 		inside := false
-		for _, base := range []string{filepath.ToSlash(s.dir), filepath.ToSlash(s.realDir)} {
-			if rel == base {
-				rel, inside = ".", true
-				break
-			}
-			if rest, ok := strings.CutPrefix(rel, strings.TrimSuffix(base, "/")+"/"); ok {
-				rel, inside = rest, true
+		for _, base := range []string{filepath.ToSlash(s.dir), filepath.ToSlash(s.given)} {
+			if within(rel, base) {
+				rel = strings.TrimPrefix(strings.TrimPrefix(rel, base), "/")
+				rel, inside = cmp.Or(rel, "."), true
 				break
 			}
 		}
@@ -140,19 +246,23 @@ func (s *Sandbox) rel(op, name string) (string, error) {
 	return rel, nil
 }
 
+// escapes is the message of os.Root's error for a path that leads out of it.
+const escapes = "path escapes from parent"
+
 // fsError reports err, from an operation of s.root on name, with the name the
 // caller gave. A symbolic link leading out of the workspace is reported as
-// [ErrOutsideWorkspace], use after Close as [agentbox.ErrClosed].
+// [ErrOutsideWorkspace]; a closed sandbox or a workspace that is gone as
+// such.
 func (s *Sandbox) fsError(op, name string, err error) error {
-	if s.check(context.Background()) != nil {
-		return errClosed
-	}
-	if strings.Contains(err.Error(), "path escapes from parent") {
-		return &fs.PathError{Op: op, Path: name, Err: ErrOutsideWorkspace}
+	if cerr := s.check(context.Background()); cerr != nil {
+		return cerr
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return &fs.PathError{Op: op, Path: name, Err: pe.Err}
+		err = pe.Err
+	}
+	if err.Error() == escapes {
+		err = ErrOutsideWorkspace
 	}
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }

@@ -41,18 +41,21 @@ func TestBubblewrapConfinesCommands(t *testing.T) {
 	})
 	t.Run("/tmp is private", func(t *testing.T) {
 		name := marker(t)
-		run(t, sb, "echo kept > /tmp/"+name)
+		run(t, sb, "echo kept > /tmp/"+name+` && echo kept > "$TMPDIR/`+name+`"`)
 		if _, err := os.Stat(filepath.Join("/tmp", name)); err == nil {
 			os.Remove(filepath.Join("/tmp", name))
 			t.Errorf("/tmp/%s, written by a command, is in the host's /tmp", name)
 		}
-		if got := run(t, sb, "cat /tmp/"+name); got != "kept\n" {
-			t.Errorf("the next command of the sandbox reads %q from /tmp/%s, want %q", got, name, "kept\n")
+		if got := run(t, sb, "ls -A /tmp"); got != "" && !strings.HasPrefix(got, "agentbox-") {
+			t.Errorf("the next command's /tmp holds %q, want it empty but for the sandbox's own folders", got)
+		}
+		if got := run(t, sb, `cat "$TMPDIR/`+name+`"`); got != "kept\n" {
+			t.Errorf("the next command of the sandbox reads %q from $TMPDIR/%s, want %q", got, name, "kept\n")
 		}
 		other := newSandbox(t, local.Config{Isolation: local.Bubblewrap})
 		var out strings.Builder
-		if res, _ := other.Run(ctx, agentbox.Command{Cmd: "cat /tmp/" + name, Stdout: &out}); res.ExitCode == 0 {
-			t.Errorf("another sandbox reads /tmp/%s: %q", name, out.String())
+		if res, _ := other.Run(ctx, agentbox.Command{Cmd: `cat "$TMPDIR/` + name + `"`, Stdout: &out}); res.ExitCode == 0 {
+			t.Errorf("another sandbox reads $TMPDIR/%s: %q", name, out.String())
 		}
 	})
 	t.Run("new PID, IPC and UTS namespaces", func(t *testing.T) {
@@ -216,17 +219,26 @@ func TestBubblewrapHidesWhatItIsTold(t *testing.T) {
 	if err := os.WriteFile(token, []byte("not a real token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sb := newSandbox(t, local.Config{Isolation: local.Bubblewrap, Hide: []string{secrets, token, "/no/such/folder"}})
-	if got := run(t, sb, fmt.Sprintf("ls -A %s; cat %s; echo end", secrets, token)); got != "end\n" {
+	linked := filepath.Join(t.TempDir(), "linked")
+	if err := os.Symlink(secrets, linked); err != nil {
+		t.Fatal(err)
+	}
+	sb := newSandbox(t, local.Config{Isolation: local.Bubblewrap, Hide: []string{linked, token, "/no/such/folder"}})
+	if got := run(t, sb, fmt.Sprintf("ls -A %s %s; cat %s; echo end", secrets, linked, token)); got != "end\n" {
 		t.Errorf("commands see %q in the hidden folder and file, want nothing", got)
 	}
 	// Hiding a folder that holds the workspace hides the rest of it only.
 	inside := newSandbox(t, local.Config{Isolation: local.Bubblewrap, Hide: []string{"/tmp"}})
 	run(t, inside, "echo still here > f.txt && cat f.txt")
 
+	given := t.TempDir()
+	if err := os.WriteFile(filepath.Join(given, ".env"), []byte("SECRET=1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, cfg := range []local.Config{
 		{Isolation: local.None, Hide: []string{secrets}},
 		{Isolation: local.Bubblewrap, Hide: []string{"relative/path"}},
+		{Isolation: local.Bubblewrap, Dir: given, Hide: []string{filepath.Join(given, ".env")}}, // Open would show it
 	} {
 		if sb, err := local.New(t.Context(), cfg); err == nil {
 			sb.Close(t.Context())

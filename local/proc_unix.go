@@ -1,35 +1,39 @@
-//go:build unix
+//go:build unix && !linux
 
 package local
 
 import (
+	"os/exec"
 	"syscall"
 	"time"
 )
 
+// nonblock opens files without waiting, such as a named pipe with no
+// writer.
+const nonblock = syscall.O_NONBLOCK
+
 // procAttr puts a command in a session and process group of its own, away
-// from the terminal, and kills it if this process dies.
+// from the terminal.
 func procAttr() *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Setsid: true}
-	setParentDeathSignal(attr)
-	return attr
+	return &syscall.SysProcAttr{Setsid: true}
 }
 
-// killGroup kills the process group led by pid.
-func killGroup(pid int) {
-	syscall.Kill(-pid, syscall.SIGKILL)
+// waitExit waits for c's process to exit, and reaps it.
+func waitExit(c *exec.Cmd) (reaped bool) {
+	c.Wait()
+	return true
 }
 
-// killProcess kills the process pid.
-func killProcess(pid int) {
-	syscall.Kill(pid, syscall.SIGKILL)
+// killTree kills the process group led by sid. Processes that moved to a
+// group of their own are out of reach.
+func killTree(sid int, scan bool) {
+	syscall.Kill(-sid, syscall.SIGKILL)
 }
 
-// waitGroupGone waits until no process of the process group led by pid is
-// alive, for at most wait: killed processes take a moment to die.
-func waitGroupGone(pid int, wait time.Duration) {
+// waitTreeGone waits until the process group sid is gone, for at most wait.
+func waitTreeGone(sid int, scan bool, wait time.Duration) {
 	deadline := time.Now().Add(wait)
-	for pause := 100 * time.Microsecond; groupAlive(pid) && time.Now().Before(deadline); pause = min(2*pause, 10*time.Millisecond) {
-		time.Sleep(pause)
+	for syscall.Kill(-sid, 0) != syscall.ESRCH && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -10,19 +10,16 @@ import (
 
 // StartProcess starts cmd in the background, such as a dev server, and
 // returns at once. The process and everything it starts end when it is
-// stopped, when its shell exits, or when the sandbox closes. Its ID is the
-// process ID of its shell (of bwrap, with bubblewrap isolation).
+// stopped, when its shell exits, or when the sandbox closes. Its ID, "p1",
+// "p2" and so on, is never used again by the sandbox.
 func (s *Sandbox) StartProcess(ctx context.Context, cmd agentbox.Command) (agentbox.Process, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	p, err := s.start(cmd)
+	p, err := s.start(cmd, true)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.bg[p.id] = p
-	s.mu.Unlock()
 	return process{p}, nil
 }
 

@@ -15,10 +15,10 @@ import (
 // A Sandbox is a workspace folder on this machine. It is safe for concurrent
 // use. Its zero value is not usable: make one with [New].
 type Sandbox struct {
-	dir       string   // the workspace: absolute and clean
-	realDir   string   // dir with symbolic links resolved
+	dir       string   // the workspace: absolute, clean, symbolic links resolved
+	given     string   // the workspace as given, absolute and clean
 	state     string   // the sandbox's private folder: home/, tmp/ and, unless given, work/
-	home, tmp string   // private HOME and temporary folder, inside state
+	home, tmp string   // private HOME and TMPDIR, inside state
 	root      *os.Root // the workspace, for file operations
 	isolation Isolation
 	bwrap     string   // the bwrap program, with Bubblewrap isolation
@@ -31,6 +31,7 @@ type Sandbox struct {
 	closing chan struct{}      // closed by Close
 	running map[*proc]struct{} // commands and background processes not yet ended
 	bg      map[string]*proc   // background processes by ID, ended ones too
+	lastID  int                // of the last background process
 }
 
 var (
@@ -39,7 +40,10 @@ var (
 	_ agentbox.Previewer      = (*Sandbox)(nil)
 )
 
-var errClosed = fmt.Errorf("local: %w", agentbox.ErrClosed)
+var (
+	errClosed = fmt.Errorf("local: %w", agentbox.ErrClosed)
+	errGone   = fmt.Errorf("local: the workspace folder was removed or replaced: %w", agentbox.ErrSandboxGone)
+)
 
 // New makes a sandbox with cfg. ctx bounds only the making.
 func New(ctx context.Context, cfg Config) (*Sandbox, error) {
@@ -53,12 +57,6 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if _, err := addEnv(nil, cfg.Env); err != nil {
 		return nil, err
 	}
-	var hiddenDirs, hiddenFiles []string
-	if isolation == Bubblewrap {
-		if hiddenDirs, hiddenFiles, err = hide(cfg.Hide); err != nil {
-			return nil, err
-		}
-	}
 	s := &Sandbox{
 		isolation: isolation,
 		bwrap:     bwrap,
@@ -68,20 +66,25 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		bg:        make(map[string]*proc),
 	}
 	if err := s.makeFolders(cfg.Dir); err != nil {
-		if s.state != "" {
-			removeAll(s.state)
-		}
+		s.removeFolders()
 		return nil, err
 	}
-	s.env, _ = addEnv(baseEnv(s.home, s.commandTmp()), cfg.Env)
+	s.env, _ = addEnv(baseEnv(s.home, s.tmp), cfg.Env)
 	if isolation == Bubblewrap {
-		s.bwrapArgs = bubblewrapArgs(bubblewrapMounts{
-			tmp:       s.tmp,
-			hidden:    hiddenDirs,
-			hiddenF:   hiddenFiles,
-			writable:  []string{s.home, s.dir},
+		m := bubblewrapMounts{
+			empty:     filepath.Join(s.state, "empty"),
+			writable:  []string{s.home, s.tmp, s.dir},
 			noNetwork: cfg.NoNetwork,
-		})
+		}
+		if err := os.WriteFile(m.empty, nil, 0o444); err != nil {
+			s.removeFolders()
+			return nil, fmt.Errorf("local: %w", err)
+		}
+		if m.hidden, m.hiddenFiles, err = s.hide(cfg.Hide); err != nil {
+			s.removeFolders()
+			return nil, err
+		}
+		s.bwrapArgs = bubblewrapArgs(m)
 	}
 	return s, nil
 }
@@ -93,20 +96,23 @@ func (s *Sandbox) makeFolders(dir string) error {
 		return fmt.Errorf("local: making the sandbox's folder: %w", err)
 	}
 	s.state = state
+	if state, err = filepath.EvalSymlinks(state); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
 	s.home = filepath.Join(state, "home")
 	s.tmp = filepath.Join(state, "tmp")
 	if dir == "" {
 		dir = filepath.Join(state, "work")
 	}
-	if s.dir, err = filepath.Abs(dir); err != nil {
+	if s.given, err = filepath.Abs(dir); err != nil {
 		return fmt.Errorf("local: workspace %q: %w", dir, err)
 	}
-	for _, d := range []string{s.home, s.tmp, s.dir} {
+	for _, d := range []string{s.home, s.tmp, s.given} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("local: %w", err)
 		}
 	}
-	if s.realDir, err = filepath.EvalSymlinks(s.dir); err != nil {
+	if s.dir, err = filepath.EvalSymlinks(s.given); err != nil {
 		return fmt.Errorf("local: workspace: %w", err)
 	}
 	if s.root, err = os.OpenRoot(s.dir); err != nil {
@@ -115,15 +121,7 @@ func (s *Sandbox) makeFolders(dir string) error {
 	return nil
 }
 
-// commandTmp returns the temporary folder as commands see it.
-func (s *Sandbox) commandTmp() string {
-	if s.isolation == Bubblewrap {
-		return "/tmp" // s.tmp, mounted there
-	}
-	return s.tmp
-}
-
-// Dir returns the workspace folder.
+// Dir returns the workspace folder, with symbolic links resolved.
 func (s *Sandbox) Dir() string { return s.dir }
 
 // Isolation returns the isolation in effect: [Bubblewrap] or [None].
@@ -142,22 +140,21 @@ func (s *Sandbox) String() string {
 // Close kills every command and background process of the sandbox, waits for
 // them to end (or for ctx), and removes the sandbox's private folders and,
 // when New made it, the workspace. A given workspace is kept. Calling Close
-// again returns nil.
+// again finishes what an earlier call could not, and returns nil when all is
+// done.
 func (s *Sandbox) Close(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+		s.root.Close()
 	}
-	s.closed = true
-	close(s.closing)
 	var procs []*proc
 	for p := range s.running {
 		procs = append(procs, p)
 	}
 	s.mu.Unlock()
 
-	var errs []error
 	for _, p := range procs {
 		p.kill(errClosed)
 	}
@@ -165,20 +162,26 @@ func (s *Sandbox) Close(ctx context.Context) error {
 		select {
 		case <-p.done:
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("local: closing: process %s did not end: %w", p.id, ctx.Err()))
-		}
-		if len(errs) > 0 {
-			break
+			return fmt.Errorf("local: closing: process %d did not end: %w", p.pid, ctx.Err())
 		}
 	}
-	s.root.Close()
-	if err := removeAll(s.state); err != nil {
-		errs = append(errs, fmt.Errorf("local: closing: %w", err))
+	if err := s.removeFolders(); err != nil {
+		return fmt.Errorf("local: closing: %w", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// check returns an error when s is closed or ctx is done.
+// removeFolders removes the sandbox's private folders, the workspace too
+// when New made it.
+func (s *Sandbox) removeFolders() error {
+	if s.state == "" {
+		return nil
+	}
+	return removeAll(s.state)
+}
+
+// check returns an error when s is closed, its workspace is gone, or ctx is
+// done.
 func (s *Sandbox) check(ctx context.Context) error {
 	s.mu.Lock()
 	closed := s.closed
@@ -186,7 +189,21 @@ func (s *Sandbox) check(ctx context.Context) error {
 	if closed {
 		return errClosed
 	}
+	if !s.workspaceThere() {
+		return errGone
+	}
 	return ctx.Err()
+}
+
+// workspaceThere reports whether the workspace folder is still the one the
+// sandbox opened: a command may have removed or replaced it.
+func (s *Sandbox) workspaceThere() bool {
+	opened, err := s.root.Stat(".")
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(s.dir)
+	return err == nil && os.SameFile(opened, now)
 }
 
 // removeAll removes dir and what it holds, also folders a command made
@@ -201,5 +218,8 @@ func removeAll(dir string) error {
 		}
 		return nil
 	})
-	return os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
