@@ -1,0 +1,339 @@
+package openrouter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/internal/sse"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// A Provider streams chat completions from OpenRouter, or from any
+// OpenAI-compatible server. It is safe for concurrent use.
+type Provider struct {
+	cfg    Config
+	client openai.Client
+}
+
+var _ agentbox.Provider = (*Provider)(nil)
+
+// New returns a provider with cfg. It fails without an API key, unless
+// BaseURL points at another server (a local model server may need none).
+func New(cfg Config) (*Provider, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if cfg.APIKey == "" && cfg.BaseURL == DefaultBaseURL {
+		return nil, errors.New("openrouter: no API key: set OPENROUTER_API_KEY or Config.APIKey (get one at https://openrouter.ai/settings/keys)")
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 2
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 500 * time.Millisecond
+	}
+	if cfg.MaxRetryDelay <= 0 {
+		cfg.MaxRetryDelay = 30 * time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = defaultHTTPClient()
+	}
+	cfg.Models = slices.Clone(cfg.Models)
+	// The client is built from these options only: unlike
+	// openai.NewClient, nothing comes from OPENAI_* variables.
+	opts := []option.RequestOption{
+		option.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/") + "/"),
+		option.WithHTTPClient(cfg.HTTPClient),
+		option.WithMaxRetries(0), // retries are this package's: each is reported
+	}
+	if cfg.APIKey != "" {
+		opts = append(opts, option.WithAPIKey(cfg.APIKey))
+	}
+	if cfg.Referer != "" {
+		opts = append(opts, option.WithHeader("HTTP-Referer", cfg.Referer))
+	}
+	if cfg.Title != "" {
+		opts = append(opts, option.WithHeader("X-Title", cfg.Title))
+	}
+	return &Provider{cfg: cfg, client: openai.Client{Options: opts}}, nil
+}
+
+// defaultHTTPClient bounds connecting and waiting for headers, not streams.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 5 * time.Minute, // a model may think long before its first byte
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+}
+
+// String describes the provider without its key.
+func (p *Provider) String() string {
+	return fmt.Sprintf("openrouter provider %s, models %v", p.cfg.BaseURL, p.cfg.Models)
+}
+
+// GoString is String: the key stays out of %#v too.
+func (p *Provider) GoString() string { return p.String() }
+
+// models returns the models to try for a request for model, in order.
+func (p *Provider) models(model string) []string {
+	var ms []string
+	if model != "" {
+		ms = append(ms, model)
+	}
+	for _, m := range p.cfg.Models {
+		if !slices.Contains(ms, m) {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// Stream sends req and streams the response. Before the first piece of the
+// response arrives, retryable failures are retried and failing models fall
+// back to the next of Config.Models, each reported as a Chunk with a Warning.
+// See the package documentation for the errors.
+func (p *Provider) Stream(ctx context.Context, req *agentbox.Request) iter.Seq2[agentbox.Chunk, error] {
+	return func(yield func(agentbox.Chunk, error) bool) {
+		models := p.models(req.Model)
+		if len(models) == 0 {
+			yield(agentbox.Chunk{}, errors.New("openrouter: no model: set Request.Model, Config.Models or OPENROUTER_MODEL"))
+			return
+		}
+		var last *agentbox.ProviderError
+		for i, model := range models {
+			if i > 0 {
+				w := fmt.Errorf("openrouter: falling back to %s: %w", model, last)
+				if !yield(agentbox.Chunk{Warning: w}, nil) {
+					return
+				}
+			}
+			err, started := p.streamModel(ctx, req, models, i, yield)
+			if err == nil || started {
+				return
+			}
+			if ctx.Err() != nil {
+				yield(agentbox.Chunk{}, ctx.Err())
+				return
+			}
+			var pe *agentbox.ProviderError
+			if !errors.As(err, &pe) || !fallsBack(pe, models[i+1:]) {
+				yield(agentbox.Chunk{}, err)
+				return
+			}
+			last = pe
+		}
+	}
+}
+
+// fallsBack reports whether a request that failed with e should go on to the
+// next of models: yes for a missing or unavailable model, a rate limit that
+// outlasted the retries, a failing provider; for no credits only when a free
+// model is left.
+func fallsBack(e *agentbox.ProviderError, next []string) bool {
+	if len(next) == 0 {
+		return false
+	}
+	switch e.Kind {
+	case agentbox.KindModelNotFound, agentbox.KindRateLimited, agentbox.KindQuotaExhausted,
+		agentbox.KindUpstream, agentbox.KindTimeout, agentbox.KindTruncated, agentbox.KindMidStream:
+		return true
+	case agentbox.KindNoCredits:
+		return slices.ContainsFunc(next, func(m string) bool { return strings.HasSuffix(m, ":free") })
+	}
+	return false
+}
+
+// streamModel streams the response of models[i], retrying before the first
+// chunk. It returns the error that ended it, if any, and whether a chunk was
+// yielded (after which nothing is retried); an error after a chunk was
+// yielded has been yielded too.
+func (p *Provider) streamModel(ctx context.Context, req *agentbox.Request, models []string, i int, yield func(agentbox.Chunk, error) bool) (error, bool) {
+	model := models[i]
+	body := newChatRequest(req, model)
+	body.Provider = p.cfg.Routing
+	body.Reasoning = p.cfg.Reasoning
+	if p.cfg.ServerFallback && len(models) > i+1 {
+		body.Models = models[i:]
+	}
+	for attempt := 0; ; attempt++ {
+		err, started := p.attempt(ctx, body, yield)
+		if err == nil || started {
+			return err, started
+		}
+		var pe *agentbox.ProviderError
+		if !errors.As(err, &pe) || !pe.Retryable || attempt >= max(p.cfg.MaxRetries, 0) || ctx.Err() != nil {
+			return err, false
+		}
+		delay := p.backoff(attempt, pe.RetryAfter)
+		if delay < 0 {
+			return err, false // the server asks for a longer wait than allowed
+		}
+		w := fmt.Errorf("openrouter: retrying %s in %v (retry %d of %d): %w", model, delay.Round(time.Millisecond), attempt+1, p.cfg.MaxRetries, pe)
+		if !yield(agentbox.Chunk{Warning: w}, nil) {
+			return nil, true
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err(), false
+		}
+	}
+}
+
+// backoff returns the delay before retry number attempt+1: what the server
+// asked for, or an exponential delay with jitter; -1 when the server asks
+// for more than MaxRetryDelay.
+func (p *Provider) backoff(attempt int, asked time.Duration) time.Duration {
+	if asked > p.cfg.MaxRetryDelay {
+		return -1
+	}
+	if asked > 0 {
+		return asked
+	}
+	d := min(p.cfg.RetryDelay<<min(attempt, 20), p.cfg.MaxRetryDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+// attempt sends body once and streams its response. It reports whether a
+// chunk was yielded; an error after that has been yielded.
+func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(agentbox.Chunk, error) bool) (error, bool) {
+	var resp *http.Response
+	err := p.client.Post(ctx, "chat/completions", body, &resp)
+	if resp == nil {
+		if ctx.Err() != nil {
+			return ctx.Err(), false
+		}
+		return redact(transportError(body.Model, err), p.cfg.APIKey), false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return redact(statusError(resp, data, body.Model), p.cfg.APIKey), false
+	}
+	s := newStreamer(resp.Body, body.Model)
+	started := false
+	for {
+		c, err := s.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			if err == io.EOF {
+				return nil, started
+			}
+			if pe, ok := err.(*agentbox.ProviderError); ok {
+				err = redact(pe, p.cfg.APIKey)
+			}
+			if started {
+				yield(agentbox.Chunk{}, err)
+			}
+			return err, started
+		}
+		started = true
+		if !yield(c, nil) {
+			return nil, true
+		}
+	}
+}
+
+// A streamer turns the SSE body of a chat completion into chunks.
+type streamer struct {
+	d        *sse.Decoder
+	model    string
+	c        chunk // decoded into again and again
+	finished bool  // a finish reason was seen
+	details  reasoningDetails
+}
+
+func newStreamer(r io.Reader, model string) *streamer {
+	return &streamer{d: sse.NewDecoder(r), model: model}
+}
+
+var doneData = []byte("[DONE]")
+
+// next returns the next chunk worth yielding; io.EOF at a proper end, or the
+// error that ended the stream.
+func (s *streamer) next() (agentbox.Chunk, error) {
+	for {
+		data, err := s.d.Next()
+		if err != nil {
+			if err == io.EOF && s.finished {
+				return agentbox.Chunk{}, io.EOF
+			}
+			if err == io.EOF {
+				err = nil
+			}
+			return agentbox.Chunk{}, truncated(s.model, err)
+		}
+		if bytes.Equal(data, doneData) {
+			if !s.finished {
+				return agentbox.Chunk{}, truncated(s.model, errors.New("[DONE] before a finish reason"))
+			}
+			return agentbox.Chunk{}, io.EOF
+		}
+		// encoding/json leaves alone what a chunk lacks: start from zero,
+		// keeping the array of choices.
+		clear(s.c.Choices[:cap(s.c.Choices)])
+		s.c = chunk{Choices: s.c.Choices[:0]}
+		if err := json.Unmarshal(data, &s.c); err != nil {
+			return agentbox.Chunk{}, truncated(s.model, fmt.Errorf("a chunk is not JSON: %w", err))
+		}
+		if s.c.Error != nil {
+			return agentbox.Chunk{}, midStreamError(s.c.Error, s.model)
+		}
+		var out agentbox.Chunk
+		if len(s.c.Choices) > 0 {
+			ch := &s.c.Choices[0]
+			if ch.Error != nil {
+				return agentbox.Chunk{}, midStreamError(ch.Error, s.model)
+			}
+			if ch.FinishReason == string(agentbox.FinishError) {
+				return agentbox.Chunk{}, midStreamError(&wireError{}, s.model)
+			}
+			out.Text = ch.Delta.Content
+			out.Reasoning = ch.Delta.Reasoning
+			if len(ch.Delta.ReasoningDetails) > 0 {
+				s.details.add(ch.Delta.ReasoningDetails)
+			}
+			if len(ch.Delta.ToolCalls) > 0 {
+				out.ToolCalls = make([]agentbox.ToolCallDelta, len(ch.Delta.ToolCalls))
+				for i, tc := range ch.Delta.ToolCalls {
+					out.ToolCalls[i] = agentbox.ToolCallDelta{Index: tc.Index, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
+				}
+			}
+			if ch.FinishReason != "" {
+				out.FinishReason = agentbox.FinishReason(ch.FinishReason)
+				if !s.finished {
+					out.ReasoningDetails = s.details.json()
+				}
+				s.finished = true
+			}
+		}
+		if s.c.Usage != nil {
+			out.Usage = s.c.Usage.agentboxUsage()
+		}
+		if out.Text != "" || out.Reasoning != "" || out.ToolCalls != nil || out.FinishReason != "" || out.Usage != nil || out.ReasoningDetails != nil {
+			return out, nil
+		}
+	}
+}
