@@ -169,3 +169,21 @@ func TestKeyNeverInErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeoutAndUnreachable(t *testing.T) {
+	srv := openroutertest.NewServer(t, openroutertest.Status(408, `{"error":{"code":408,"message":"Request timed out"}}`))
+	_, err := stream(t, newProvider(t, srv, openrouter.Config{MaxRetries: -1}))
+	if pe := providerError(t, err); pe.Kind != agentbox.KindTimeout || !pe.Retryable {
+		t.Errorf("408: %v, kind %q", err, pe.Kind)
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // nothing listens there now
+	p, err := openrouter.New(openrouter.Config{APIKey: testKey, BaseURL: down.URL, Models: []string{"test/model"}, RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream(t, p)
+	if pe := providerError(t, err); pe.Kind != agentbox.KindUpstream || !strings.Contains(err.Error(), "no response") || len(resp.Warnings) != 2 {
+		t.Errorf("an unreachable server: %v (kind %q), %d retries; want upstream after 2 retries", err, pe.Kind, len(resp.Warnings))
+	}
+}

@@ -3,8 +3,10 @@
 //
 //	go run ./examples/quickstart ["prompt"]
 //
-// It needs no account and no network: the model is a recorded session,
-// replayed by agentboxtest's Provider, but the sandbox work is real. The
+// With OPENROUTER_API_KEY set (and OPENROUTER_MODEL, OPENROUTER_BASE_URL if
+// wanted), a live model does the work. Otherwise it needs no account and no
+// network: the model is a recorded session, replayed by agentboxtest's
+// Provider, but the sandbox work is real either way. The
 // agent writes a counter page and a tiny Node.js server into a temporary
 // workspace (isolated with bubblewrap when it is installed), runs a command
 // that checks them, starts the server and hands out its URL. From a terminal,
@@ -13,6 +15,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +32,7 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/local"
+	"github.com/agentbox/agentbox/openrouter"
 	"golang.org/x/term"
 )
 
@@ -50,16 +54,15 @@ func main() {
 // quickstart runs the agent on prompt in a new local sandbox, printing to w.
 // When stay is set and the app runs, it keeps the sandbox until ctx is done.
 func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) error {
-	if key := os.Getenv("OPENROUTER_API_KEY"); key != "" {
-		fmt.Fprintln(w, "OPENROUTER_API_KEY is set, but no OpenRouter provider is built in yet: replaying a recorded session.")
-	} else {
-		fmt.Fprintln(w, "No OPENROUTER_API_KEY: replaying a recorded session (the sandbox work is real).")
+	provider, live, err := chooseProvider(ctx, w)
+	if err != nil {
+		return err
 	}
-	if prompt != defaultPrompt {
+	if !live && prompt != defaultPrompt {
 		fmt.Fprintln(w, "The recording answers the default prompt; your own needs a live model.")
 		prompt = defaultPrompt
 	}
-	if _, err := exec.LookPath("node"); err != nil {
+	if _, err := exec.LookPath("node"); err != nil && !live {
 		return errors.New("the recorded session runs Node.js, and node is not installed (e.g. apt-get install nodejs)")
 	}
 	sb, err := local.New(ctx, local.Config{})
@@ -72,11 +75,14 @@ func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) erro
 		sb.Close(ctx)
 	}()
 	fmt.Fprintf(w, "Sandbox: %s\n", sb)
-	port, err := freePort()
-	if err != nil {
-		return err
+	if provider == nil {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		provider = agentboxtest.NewProvider(recording(port)...)
 	}
-	out, err := run(ctx, w, agentboxtest.NewProvider(recording(port)...), sb, prompt, true)
+	out, err := run(ctx, w, provider, sb, prompt, !live)
 	if err != nil {
 		return err
 	}
@@ -91,6 +97,33 @@ func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) erro
 	<-ctx.Done()
 	fmt.Fprintln(w)
 	return nil
+}
+
+// defaultModel is the model asked when OPENROUTER_MODEL is not set.
+const defaultModel = "anthropic/claude-sonnet-4.5"
+
+// chooseProvider returns the OpenRouter provider when OPENROUTER_API_KEY is
+// set, after checking the key and the model; otherwise nil, for the
+// recording.
+func chooseProvider(ctx context.Context, w io.Writer) (agentbox.Provider, bool, error) {
+	cfg := openrouter.FromEnv()
+	if cfg.APIKey == "" {
+		fmt.Fprintln(w, "No OPENROUTER_API_KEY: replaying a recorded session (the sandbox work is real).")
+		return nil, false, nil
+	}
+	if len(cfg.Models) == 0 {
+		cfg.Models = []string{defaultModel}
+	}
+	cfg.Title = "agentbox quickstart"
+	p, err := openrouter.New(cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := p.Check(ctx); err != nil {
+		return nil, false, err
+	}
+	fmt.Fprintf(w, "Live model: %s on %s.\n", strings.Join(cfg.Models, ", then "), cmp.Or(cfg.BaseURL, openrouter.DefaultBaseURL))
+	return p, true, nil
 }
 
 // outcome is what a run made.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/local"
+	"github.com/agentbox/agentbox/openrouter/openroutertest"
 	"go.uber.org/goleak"
 )
 
@@ -108,6 +109,7 @@ func TestQuickstartBuildsAndServesTheApp(t *testing.T) {
 
 func TestQuickstartReportsTheURL(t *testing.T) {
 	needNode(t)
+	t.Setenv("OPENROUTER_API_KEY", "")
 	var out strings.Builder
 	if err := quickstart(t.Context(), &out, "another prompt", false); err != nil {
 		t.Fatalf("quickstart: %v\n%s", err, out.String())
@@ -132,5 +134,34 @@ func TestQuickstartFailsWhenAStepFails(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "  ✗ run_command failed: exit code 127 (") {
 		t.Errorf("output does not show the failed command:\n%s", out.String())
+	}
+}
+
+func TestQuickstartWithALiveModel(t *testing.T) {
+	needNode(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fake OpenRouter plays the live model.
+	srv := openroutertest.NewServer(t, openroutertest.FromSteps(recording(port)...)...)
+	srv.APIKey = "sk-or-v1-quickstart-test"
+	srv.Models = []string{"test/model"}
+	t.Setenv("OPENROUTER_API_KEY", srv.APIKey)
+	t.Setenv("OPENROUTER_BASE_URL", srv.URL)
+	t.Setenv("OPENROUTER_MODEL", "test/model")
+	var out strings.Builder
+	if err := quickstart(t.Context(), &out, defaultPrompt, false); err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"Live model: test/model on " + srv.URL, "    │ all checks passed\n", "The app answered at http://127.0.0.1:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Setenv("OPENROUTER_API_KEY", "sk-or-v1-wrong")
+	out.Reset()
+	if err := quickstart(t.Context(), &out, defaultPrompt, false); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("quickstart with a bad key: %v, want the 401 from the check", err)
 	}
 }

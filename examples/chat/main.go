@@ -1,0 +1,158 @@
+// Command chat is a terminal chat with a coding agent on OpenRouter, whose
+// tools run in a local sandbox that lasts the whole conversation.
+//
+//	OPENROUTER_API_KEY=sk-or-... go run ./examples/chat
+//
+// OPENROUTER_MODEL picks the model (models separated by commas fall back in
+// order), OPENROUTER_BASE_URL another OpenAI-compatible server. Each line you
+// type is a turn; the answer streams, with a line per tool call, and a
+// spinner while the model thinks. An empty line or Ctrl-D ends the chat, and
+// the sandbox with it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/local"
+	"github.com/agentbox/agentbox/openrouter"
+	"golang.org/x/term"
+)
+
+const defaultModel = "anthropic/claude-sonnet-4.5"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+func start(ctx context.Context) error {
+	cfg := openrouter.FromEnv()
+	if len(cfg.Models) == 0 {
+		cfg.Models = []string{defaultModel}
+	}
+	cfg.Title = "agentbox chat"
+	p, err := openrouter.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := p.Check(ctx); err != nil {
+		return err
+	}
+	sb, err := local.New(ctx, local.Config{})
+	if err != nil {
+		return err
+	}
+	defer sb.Close(context.WithoutCancel(ctx))
+	fmt.Printf("%s · %s\nType a message; an empty line ends the chat.\n", strings.Join(cfg.Models, ", "), sb)
+	return chat(ctx, os.Stdin, os.Stdout, p, sb, term.IsTerminal(int(os.Stdout.Fd())))
+}
+
+// chat reads turns from in and streams the agent's answers to out, keeping
+// the conversation and the sandbox across turns. With spin set, a spinner
+// shows while the model thinks.
+func chat(ctx context.Context, in io.Reader, out io.Writer, p agentbox.Provider, sb agentbox.Sandbox, spin bool) error {
+	agent := agentbox.New(p, agentbox.Options{Sandbox: sb})
+	lines := bufio.NewScanner(in)
+	var history []agentbox.Message
+	for {
+		fmt.Fprint(out, "\n› ")
+		if !lines.Scan() || strings.TrimSpace(lines.Text()) == "" {
+			fmt.Fprintln(out)
+			return lines.Err()
+		}
+		msgs := append(history, agentbox.Message{Role: agentbox.RoleUser, Content: lines.Text()})
+		done := turn(ctx, out, agent.RunMessages(ctx, msgs), spin)
+		if done.Err != nil {
+			fmt.Fprintf(out, "\n! %v\n", done.Err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue // the turn is dropped; the conversation goes on
+		}
+		history = done.Messages
+	}
+}
+
+// spinner frames, shown while waiting for the model.
+var frames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// turn prints the events of one turn and returns its Done.
+func turn(ctx context.Context, out io.Writer, events <-chan agentbox.Event, spin bool) agentbox.Done {
+	var (
+		done    agentbox.Done
+		tick    <-chan time.Time
+		frame   int
+		waiting = spin
+	)
+	if spin {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	stopSpinning := func() {
+		if waiting {
+			fmt.Fprint(out, "\r\033[K")
+			waiting = false
+		}
+	}
+	for {
+		select {
+		case <-tick:
+			if waiting {
+				fmt.Fprintf(out, "\r%s thinking…", frames[frame%len(frames)])
+				frame++
+			}
+		case ev, ok := <-events:
+			if !ok {
+				stopSpinning()
+				fmt.Fprintln(out)
+				return done
+			}
+			switch ev := ev.(type) {
+			case agentbox.Token:
+				if !ev.Reasoning {
+					stopSpinning()
+					fmt.Fprint(out, ev.Text)
+				}
+			case agentbox.ToolStart:
+				stopSpinning()
+				fmt.Fprintf(out, "\n  ▶ %s %s", ev.Name, short(string(ev.Args)))
+			case agentbox.ToolResult:
+				status := "ok"
+				if ev.Err != nil {
+					status = ev.Err.Error()
+				}
+				fmt.Fprintf(out, "\n  ✓ %s %s (%s)\n", ev.Name, short(status), ev.Duration.Round(time.Millisecond))
+				waiting = spin // the model thinks again
+			case agentbox.Error:
+				if !ev.Fatal {
+					stopSpinning()
+					fmt.Fprintf(out, "\n  ! %s\n", short(ev.Err.Error()))
+				}
+			case agentbox.Done:
+				done = ev
+			}
+		}
+	}
+}
+
+// short cuts s to one line of at most 80 characters.
+func short(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..."
+	}
+	return s
+}

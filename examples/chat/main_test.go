@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/openrouter"
+	"github.com/agentbox/agentbox/openrouter/openroutertest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestChatKeepsTheConversation(t *testing.T) {
+	srv := openroutertest.NewServer(t, openroutertest.FromSteps(
+		agentboxtest.Step{Text: []string{"Writing it."}, Calls: []agentboxtest.Call{{ID: "c1", Name: "write_file", Args: `{"files":[{"path":"note.txt","content":"remember me"}]}`}}},
+		agentboxtest.Reply("Written."),
+		agentboxtest.Step{Delay: 300 * time.Millisecond, Text: []string{"It says: remember me."}},
+	)...)
+	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := agentboxtest.NewSandbox()
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := chat(ctx, strings.NewReader("Write note.txt\nWhat does it say?\n\n"), &out, p, sb, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := sb.File("note.txt"); string(got) != "remember me" {
+		t.Errorf("note.txt = %q", got)
+	}
+	for _, want := range []string{"Writing it.", "  ▶ write_file ", "  ✓ write_file ok (", "Written.", "thinking…", "It says: remember me."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	reqs := srv.Requests()
+	last, err := reqs[len(reqs)-1].AgentboxRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second turn carries the first: user, assistant+call, tool, assistant, user.
+	if n := len(last.Messages); n != 5 || last.Messages[0].Content != "Write note.txt" || last.Messages[4].Content != "What does it say?" {
+		t.Errorf("the second turn sent %d messages: %+v", n, last.Messages)
+	}
+}
