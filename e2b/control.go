@@ -1,0 +1,190 @@
+package e2b
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/agentbox/agentbox/e2b/internal/api"
+)
+
+// requestTimeout bounds each call to the control plane, as in the official
+// SDKs.
+const requestTimeout = time.Minute
+
+// Backoff of retried creates.
+const (
+	retryDelay    = 500 * time.Millisecond
+	maxRetryDelay = 10 * time.Second
+)
+
+// control is a client of E2B's control plane (the REST API).
+type control struct {
+	cfg    Config
+	client *api.ClientWithResponses
+}
+
+func newControl(cfg Config) (*control, error) {
+	if cfg.APIKey == "" {
+		return nil, &Error{Op: "configure", Message: "no API key: set Config.APIKey or E2B_API_KEY", kind: ErrAuth}
+	}
+	client, err := api.NewClientWithResponses(cfg.apiURL(),
+		api.WithHTTPClient(cfg.httpClient()),
+		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("X-API-Key", cfg.APIKey)
+			req.Header.Set("User-Agent", userAgent)
+			return nil
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("e2b: control plane client: %w", err)
+	}
+	return &control{cfg: cfg, client: client}, nil
+}
+
+// create creates a sandbox, retrying while E2B is out of capacity for the
+// account (429) or for everyone (503).
+func (c *control) create(ctx context.Context) (api.Sandbox, error) {
+	secure := true
+	body := api.NewSandbox{
+		TemplateID: c.cfg.template(),
+		Timeout:    ptr(seconds(c.cfg.lifetime())),
+		Secure:     &secure,
+	}
+	if len(c.cfg.Metadata) > 0 {
+		m := api.SandboxMetadata(c.cfg.Metadata)
+		body.Metadata = &m
+	}
+	if len(c.cfg.Env) > 0 {
+		e := api.EnvVars(c.cfg.Env)
+		body.EnvVars = &e
+	}
+	for attempt := 0; ; attempt++ {
+		info, err := c.createOnce(ctx, body)
+		var e *Error
+		if err == nil || !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
+			return info, err
+		}
+		d := min(retryDelay<<min(attempt, 20), maxRetryDelay)
+		t := time.NewTimer(d/2 + rand.N(d/2+1))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return api.Sandbox{}, fmt.Errorf("%w (gave up waiting: %w)", err, ctx.Err())
+		}
+	}
+}
+
+func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sandbox, error) {
+	const op = "create sandbox"
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.PostSandboxesWithResponse(ctx, body)
+	if err != nil {
+		return api.Sandbox{}, c.transportError(ctx, op, err)
+	}
+	if resp.JSON201 == nil {
+		return api.Sandbox{}, statusError(op, resp.StatusCode(), resp.Body, creating, c.cfg.APIKey)
+	}
+	return *resp.JSON201, nil
+}
+
+// connect connects to a sandbox, resuming it if it is paused, and sets its
+// lifetime.
+func (c *control) connect(ctx context.Context, id string) (api.Sandbox, error) {
+	op := "connect to sandbox " + id
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.PostSandboxesSandboxIDConnectWithResponse(ctx, id, api.ConnectSandbox{Timeout: seconds(c.cfg.lifetime())})
+	if err != nil {
+		return api.Sandbox{}, c.transportError(ctx, op, err)
+	}
+	switch {
+	case resp.JSON200 != nil:
+		return *resp.JSON200, nil
+	case resp.JSON201 != nil:
+		return *resp.JSON201, nil
+	}
+	return api.Sandbox{}, statusError(op, resp.StatusCode(), resp.Body, controlPlane, c.cfg.APIKey)
+}
+
+// setLifetime makes sandbox id live d from now.
+func (c *control) setLifetime(ctx context.Context, id string, d time.Duration) error {
+	op := "set lifetime of sandbox " + id
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.PostSandboxesSandboxIDTimeoutWithResponse(ctx, id, api.SandboxTimeoutRequest{Timeout: seconds(d)})
+	if err != nil {
+		return c.transportError(ctx, op, err)
+	}
+	if resp.StatusCode() != http.StatusNoContent {
+		return statusError(op, resp.StatusCode(), resp.Body, controlPlane, c.cfg.APIKey)
+	}
+	return nil
+}
+
+// kill kills sandbox id; one already gone (404) is not an error.
+func (c *control) kill(ctx context.Context, id string) error {
+	op := "kill sandbox " + id
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.DeleteSandboxesSandboxIDWithResponse(ctx, id)
+	if err != nil {
+		return c.transportError(ctx, op, err)
+	}
+	if s := resp.StatusCode(); s != http.StatusNoContent && s != http.StatusNotFound && s != http.StatusOK {
+		return statusError(op, s, resp.Body, controlPlane, c.cfg.APIKey)
+	}
+	return nil
+}
+
+// list lists the running and paused sandboxes with the given metadata.
+func (c *control) list(ctx context.Context, metadata map[string]string) ([]Info, error) {
+	const op = "list sandboxes"
+	params := api.GetV2SandboxesParams{
+		State: &[]api.SandboxState{api.Running, api.Paused},
+		Limit: ptr[api.PaginationLimit](100),
+	}
+	if len(metadata) > 0 {
+		q := url.Values{}
+		for k, v := range metadata {
+			q.Set(k, v)
+		}
+		params.Metadata = ptr(q.Encode())
+	}
+	var all []Info
+	for {
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		resp, err := c.client.GetV2SandboxesWithResponse(rctx, &params)
+		cancel()
+		if err != nil {
+			return nil, c.transportError(ctx, op, err)
+		}
+		if resp.JSON200 == nil {
+			return nil, statusError(op, resp.StatusCode(), resp.Body, creating, c.cfg.APIKey)
+		}
+		for _, l := range *resp.JSON200 {
+			all = append(all, infoOf(l))
+		}
+		next := resp.HTTPResponse.Header.Get("X-Next-Token")
+		if next == "" || len(*resp.JSON200) == 0 {
+			return all, nil
+		}
+		params.NextToken = &next
+	}
+}
+
+// transportError reports a request that got no answer: ctx's error when it
+// is done, else what went wrong.
+func (c *control) transportError(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("e2b: %s: %w", op, ctx.Err())
+	}
+	return transportError(op, err, c.cfg.APIKey)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,205 @@
+package e2btest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/agentbox/agentbox/e2b/internal/api"
+)
+
+// controlPlane serves E2B's REST API: the sandbox operations the e2b
+// package uses; the others answer 501.
+type controlPlane struct{ s *Server }
+
+// defaultLifetime is E2B's lifetime of a sandbox created without one.
+const defaultLifetime = 15 * time.Second
+
+func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
+	var body api.NewSandbox
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.TemplateID == "" {
+		writeError(w, http.StatusBadRequest, "invalid request body: a templateID is required")
+		return
+	}
+	s := c.s
+	if d := s.opts.CreateLatency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	s.mu.Lock()
+	var fail int
+	if len(s.failures) > 0 {
+		fail, s.failures = s.failures[0], s.failures[1:]
+	}
+	if fail == 0 {
+		s.stats.Created++
+	}
+	s.mu.Unlock()
+	if fail != 0 {
+		msg := http.StatusText(fail)
+		if fail == http.StatusTooManyRequests {
+			msg = "you have reached the maximum number of concurrent E2B sandboxes (20)"
+		}
+		writeError(w, fail, msg)
+		return
+	}
+	lifetime := defaultLifetime
+	if body.Timeout != nil {
+		lifetime = time.Duration(*body.Timeout) * time.Second
+	}
+	var token string
+	if body.Secure != nil && *body.Secure {
+		token = "ea_" + newID()
+	}
+	sb := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, lifetime)
+	writeJSON(w, http.StatusCreated, sb.info())
+}
+
+func (c *controlPlane) GetSandboxesSandboxID(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	sb := c.s.sandbox(id)
+	if sb == nil {
+		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" doesn't exist or you don't have access to it")
+		return
+	}
+	l := sb.listed()
+	writeJSON(w, http.StatusOK, api.SandboxDetail{
+		SandboxID: l.SandboxID, TemplateID: l.TemplateID, ClientID: l.ClientID, EnvdVersion: l.EnvdVersion,
+		StartedAt: l.StartedAt, EndAt: l.EndAt, State: l.State, Metadata: l.Metadata,
+		CpuCount: l.CpuCount, MemoryMB: l.MemoryMB, DiskSizeMB: l.DiskSizeMB, EnvdAccessToken: sb.info().EnvdAccessToken,
+	})
+}
+
+func (c *controlPlane) DeleteSandboxesSandboxID(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	if !c.s.end(id, func(st *Stats) { st.Killed++ }) {
+		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" not found")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *controlPlane) PostSandboxesSandboxIDConnect(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	var body api.ConnectSandbox
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request body")
+		return
+	}
+	sb := c.s.sandbox(id)
+	if sb == nil {
+		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" doesn't exist or you don't have access to it")
+		return
+	}
+	sb.extendLifetime(time.Duration(body.Timeout) * time.Second) // connect only extends
+	writeJSON(w, http.StatusOK, sb.info())
+}
+
+func (c *controlPlane) PostSandboxesSandboxIDTimeout(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	var body api.SandboxTimeoutRequest
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request body")
+		return
+	}
+	sb := c.s.sandbox(id)
+	if sb == nil {
+		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" not found")
+		return
+	}
+	sb.setLifetime(time.Duration(body.Timeout) * time.Second)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *controlPlane) GetV2Sandboxes(w http.ResponseWriter, r *http.Request, params api.GetV2SandboxesParams) {
+	var want url.Values
+	if params.Metadata != nil {
+		var err error
+		if want, err = url.ParseQuery(*params.Metadata); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid metadata query")
+			return
+		}
+	}
+	var all []api.ListedSandbox
+	for _, id := range c.s.Sandboxes() {
+		sb := c.s.sandbox(id)
+		if sb == nil || !sb.matches(want) {
+			continue
+		}
+		all = append(all, sb.listed())
+	}
+	start := 0
+	if params.NextToken != nil {
+		start, _ = strconv.Atoi(*params.NextToken)
+		start = min(max(start, 0), len(all))
+	}
+	limit := 100
+	if params.Limit != nil && *params.Limit > 0 {
+		limit = int(*params.Limit)
+	}
+	page := all[start:min(start+limit, len(all))]
+	if start+len(page) < len(all) {
+		w.Header().Set("X-Next-Token", strconv.Itoa(start+len(page)))
+	}
+	if page == nil {
+		page = []api.ListedSandbox{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// sandbox returns the live sandbox id, or nil.
+func (s *Server) sandbox(id string) *sandbox {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sandboxes[id]
+}
+
+func deref[M ~map[string]string](m *M) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return *m
+}
+
+// Operations the e2b package does not use.
+
+func notImplemented(w http.ResponseWriter) {
+	writeError(w, http.StatusNotImplemented, "not implemented by e2btest")
+}
+
+func (c *controlPlane) GetSandboxes(w http.ResponseWriter, r *http.Request, _ api.GetSandboxesParams) {
+	notImplemented(w)
+}
+func (c *controlPlane) GetSandboxesMetrics(w http.ResponseWriter, r *http.Request, _ api.GetSandboxesMetricsParams) {
+	notImplemented(w)
+}
+func (c *controlPlane) PostSandboxesSandboxIDFork(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
+	notImplemented(w)
+}
+func (c *controlPlane) GetSandboxesSandboxIDLogs(w http.ResponseWriter, r *http.Request, _ api.SandboxID, _ api.GetSandboxesSandboxIDLogsParams) {
+	notImplemented(w)
+}
+func (c *controlPlane) GetSandboxesSandboxIDMetrics(w http.ResponseWriter, r *http.Request, _ api.SandboxID, _ api.GetSandboxesSandboxIDMetricsParams) {
+	notImplemented(w)
+}
+func (c *controlPlane) PutSandboxesSandboxIDNetwork(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
+	notImplemented(w)
+}
+func (c *controlPlane) PostSandboxesSandboxIDPause(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
+	notImplemented(w)
+}
+func (c *controlPlane) PostSandboxesSandboxIDRefreshes(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
+	notImplemented(w)
+}
+func (c *controlPlane) PostSandboxesSandboxIDResume(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
+	notImplemented(w)
+}
+func (c *controlPlane) PostSandboxesSandboxIDSnapshots(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
+	notImplemented(w)
+}
+func (c *controlPlane) GetV2SandboxesSandboxIDLogs(w http.ResponseWriter, r *http.Request, _ api.SandboxID, _ api.GetV2SandboxesSandboxIDLogsParams) {
+	notImplemented(w)
+}

@@ -1,0 +1,320 @@
+// Package e2btest is a fake E2B for tests: a control plane and an envd per
+// sandbox, on E2B's wire protocols (the REST API, Connect RPC handlers
+// generated from envd's .proto files, multipart file uploads), behind one
+// loopback HTTPS server that routes by host name as E2B's edge does.
+//
+// Commands run for real, on this machine, in a temporary home folder per
+// sandbox. Tests can slow down or fail sandbox creation, kill a sandbox in
+// the middle of a command, and read counters that prove no sandbox leaked.
+//
+//	srv := e2btest.NewServer(t, e2btest.Options{})
+//	sb, err := e2b.New(ctx, srv.Config())
+//	...
+//	if st := srv.Stats(); st.Alive != 0 { t.Errorf("%d sandboxes leaked", st.Alive) }
+package e2btest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox/e2b"
+	"github.com/agentbox/agentbox/e2b/internal/api"
+	"github.com/agentbox/agentbox/e2b/internal/envd/filesystem/filesystemconnect"
+	"github.com/agentbox/agentbox/e2b/internal/envd/process/processconnect"
+	"github.com/agentbox/agentbox/e2b/internal/envdapi"
+)
+
+// Domain is the fake's domain: the TLS certificate of
+// [httptest.Server] covers it, and the client of [Server.Client] sends its
+// hosts to the fake.
+const Domain = "example.com"
+
+// EnvdVersion is the envd version the fake reports.
+const EnvdVersion = "0.6.13"
+
+// Options configure a fake E2B. The zero value answers at once.
+type Options struct {
+	// CreateLatency delays every sandbox creation, as E2B's real one takes
+	// a moment.
+	CreateLatency time.Duration
+	// Keepalive, when positive, is how often envd sends keep-alive events
+	// on process streams, whatever the client asked for.
+	Keepalive time.Duration
+	// Debug also serves one sandbox, DebugSandboxID, as a local envd on
+	// plain HTTP: see [Server.DebugClient].
+	Debug bool
+}
+
+// Stats counts sandboxes.
+type Stats struct {
+	Created int // created by POST /sandboxes
+	Killed  int // killed by DELETE /sandboxes/{id}
+	Expired int // reached the end of their lifetime
+	Died    int // killed by Server.Kill
+	Alive   int // still running
+}
+
+// A Request is a request the fake received.
+type Request struct {
+	Method, Host, Path string
+	Header             http.Header
+}
+
+// A Server is a fake E2B. Its sandboxes are all killed when the test ends.
+type Server struct {
+	t     testing.TB
+	opts  Options
+	key   string
+	tls   *httptest.Server
+	plain *httptest.Server // local envd in debug mode
+	root  string           // folder of the sandboxes' homes
+	ctrl  http.Handler
+	envd  http.Handler
+
+	mu        sync.Mutex
+	sandboxes map[string]*sandbox
+	order     []string // IDs in creation order, for listing
+	failures  []int    // statuses of the next creates
+	stats     Stats
+	requests  []Request
+}
+
+// NewServer starts a fake E2B that lives until the test ends.
+func NewServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{
+		t:         t,
+		opts:      opts,
+		key:       "e2b_test_" + strings.ToLower(rand.Text()),
+		root:      t.TempDir(),
+		sandboxes: make(map[string]*sandbox),
+	}
+	s.ctrl = api.HandlerWithOptions(&controlPlane{s}, api.StdHTTPServerOptions{
+		Middlewares: []api.MiddlewareFunc{s.authenticate},
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, http.StatusBadRequest, err.Error())
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle(processconnect.NewProcessHandler(&processService{s: s}))
+	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{}))
+	envdapi.HandlerFromMux(&filesAPI{}, mux)
+	s.envd = requireToken(mux)
+	s.tls = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	if opts.Debug {
+		s.plain = httptest.NewServer(http.HandlerFunc(s.serve))
+		s.add(e2b.DebugSandboxID, "base", nil, nil, "", 0)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+// URL is the address of the fake, for Config.APIURL or Config.SandboxURL.
+func (s *Server) URL() string { return s.tls.URL }
+
+// APIKey is the only key the control plane accepts.
+func (s *Server) APIKey() string { return s.key }
+
+// Client returns an HTTP client that trusts the fake's certificate and
+// sends requests for Domain and its subdomains to it.
+func (s *Server) Client() *http.Client { return s.tls.Client() }
+
+// Config returns an e2b.Config that talks to the fake as if it were E2B:
+// the control plane at https://api.example.com, envd and previews at
+// https://{port}-{id}.example.com.
+func (s *Server) Config() e2b.Config {
+	return e2b.Config{APIKey: s.key, Domain: Domain, HTTPClient: s.Client()}
+}
+
+// DebugClient returns an HTTP client for debug mode (Options.Debug): it
+// sends requests for localhost:49983 to the fake's local envd, and others
+// where they are addressed.
+func (s *Server) DebugClient() *http.Client {
+	if s.plain == nil {
+		s.t.Fatal("e2btest: DebugClient needs Options.Debug")
+	}
+	addr := s.plain.Listener.Addr().String()
+	envdAddr := "localhost:" + strconv.Itoa(e2b.EnvdPort)
+	dialer := &net.Dialer{}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		if a == envdAddr {
+			a = addr
+		}
+		return dialer.DialContext(ctx, network, a)
+	}}
+	s.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// FailCreates makes the next n sandbox creations fail with status (429 for
+// an exhausted quota of concurrent sandboxes, 500, 503…).
+func (s *Server) FailCreates(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, status)
+	}
+}
+
+// Kill kills a sandbox as if it crashed: its processes die, its open
+// connections drop, and E2B's edge answers 502 for it from then on. It
+// reports whether the sandbox was alive.
+func (s *Server) Kill(id string) bool {
+	return s.end(id, func(st *Stats) { st.Died++ })
+}
+
+// Stats returns the counters of sandboxes.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Alive = len(s.sandboxes)
+	return st
+}
+
+// Sandboxes returns the IDs of the sandboxes alive, oldest first.
+func (s *Server) Sandboxes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.order)
+}
+
+// Home returns the folder on this machine that is the home directory of
+// sandbox id, where relative paths resolve and commands run.
+func (s *Server) Home(id string) string {
+	return filepath.Join(s.root, id, "home")
+}
+
+// Requests returns the requests received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// serve routes a request as E2B's edge does: by the E2b-Sandbox-Id and
+// E2b-Sandbox-Port headers, else by host: api.{domain} is the control
+// plane, {port}-{id}.{domain} a port of a sandbox.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.record(r)
+	id, port := r.Header.Get("E2b-Sandbox-Id"), r.Header.Get("E2b-Sandbox-Port")
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	switch {
+	case id != "":
+	case s.plain != nil && r.Host == "localhost:"+strconv.Itoa(e2b.EnvdPort):
+		id, port = e2b.DebugSandboxID, strconv.Itoa(e2b.EnvdPort)
+	case strings.HasSuffix(host, "."+Domain) && host != "api."+Domain:
+		label := strings.TrimSuffix(host, "."+Domain)
+		port, id, _ = strings.Cut(label, "-")
+	default:
+		s.ctrl.ServeHTTP(w, r)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid sandbox port "+strconv.Quote(port))
+		return
+	}
+	s.mu.Lock()
+	sb := s.sandboxes[id]
+	s.mu.Unlock()
+	if sb == nil {
+		writeEdgeError(w, map[string]any{"sandboxId": id, "message": "The sandbox was not found", "code": http.StatusBadGateway})
+		return
+	}
+	if n == e2b.EnvdPort {
+		s.envd.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sandboxKey{}, sb)))
+		return
+	}
+	sb.proxy(w, r, n)
+}
+
+func (s *Server) record(r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, Request{Method: r.Method, Host: r.Host, Path: r.URL.Path, Header: r.Header.Clone()})
+}
+
+// authenticate checks the control plane's X-API-Key.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-API-Key") != s.key {
+			writeError(w, http.StatusUnauthorized, "Invalid API key, please visit https://e2b.dev/docs/api-key for more information.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// add makes a running sandbox.
+func (s *Server) add(id, template string, metadata, env map[string]string, token string, lifetime time.Duration) *sandbox {
+	sb := newSandbox(s, id, template, metadata, env, token)
+	s.mu.Lock()
+	s.sandboxes[id] = sb
+	s.order = append(s.order, id)
+	s.mu.Unlock()
+	if lifetime > 0 {
+		sb.setLifetime(lifetime)
+	}
+	return sb
+}
+
+// end ends sandbox id, counting how; it reports whether it was alive.
+func (s *Server) end(id string, count func(*Stats)) bool {
+	s.mu.Lock()
+	sb := s.sandboxes[id]
+	if sb == nil {
+		s.mu.Unlock()
+		return false
+	}
+	delete(s.sandboxes, id)
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
+	count(&s.stats)
+	s.mu.Unlock()
+	sb.kill()
+	return true
+}
+
+// close kills every sandbox and stops the servers.
+func (s *Server) close() {
+	for _, id := range s.Sandboxes() {
+		s.end(id, func(*Stats) {})
+	}
+	s.tls.Close()
+	if s.plain != nil {
+		s.plain.Close()
+	}
+}
+
+// newID returns a sandbox ID in E2B's style.
+func newID() string { return strings.ToLower(rand.Text()[:20]) }
+
+// writeError writes E2B's error body, {code, message}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, api.Error{Code: int32(status), Message: msg})
+}
+
+// writeEdgeError writes an error of E2B's edge, which has its own fields.
+func writeEdgeError(w http.ResponseWriter, body map[string]any) {
+	writeJSON(w, http.StatusBadGateway, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,161 @@
+package e2b
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/agentbox/agentbox"
+)
+
+// Errors that match an [*Error] by its kind, with errors.Is. A sandbox that
+// is gone (404 from the control plane, 502 from E2B's edge) matches
+// [agentbox.ErrSandboxGone]; a missing file or process matches
+// [fs.ErrNotExist].
+var (
+	// ErrAuth means E2B rejected the API key or the sandbox's access token.
+	ErrAuth = errors.New("e2b: not authorized")
+	// ErrRateLimited means E2B refused the request for now: on create, the
+	// account's quota of concurrent sandboxes is used up.
+	ErrRateLimited = errors.New("e2b: rate limited")
+)
+
+// An Error is a failed call to E2B's control plane or to envd.
+type Error struct {
+	// Op is what was being done, e.g. "create sandbox".
+	Op string
+	// Status is the HTTP status, 0 when there was no response.
+	Status int
+	// Code is the Connect error code ("not_found") or E2B's error code,
+	// when there is one.
+	Code string
+	// Message is what the server said, or why there was no answer.
+	Message string
+	// kind is the sentinel the error matches, if any.
+	kind error
+	// err is the underlying error, if any.
+	err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("e2b: ")
+	b.WriteString(e.Op)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Code != "" && (e.Status == 0 || !strings.EqualFold(e.Code, http.StatusText(e.Status))) {
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns the kind of the error (ErrAuth, ErrRateLimited,
+// agentbox.ErrSandboxGone, fs.ErrNotExist) and its cause.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.kind != nil {
+		errs = append(errs, e.kind)
+	}
+	if e.err != nil {
+		errs = append(errs, e.err)
+	}
+	return errs
+}
+
+// where says whose error a status is: for the control plane a 404 of an
+// operation on a sandbox means it is gone, for envd a 404 is a missing file.
+type where int
+
+const (
+	controlPlane where = iota // an operation on a sandbox
+	creating                  // creating a sandbox: 404 is a missing template
+	envd                      // envd, behind E2B's edge
+)
+
+// statusError makes the Error of an HTTP response with the given status and
+// body ({code, message} on E2B's APIs and its edge).
+func statusError(op string, status int, body []byte, w where, secrets ...string) *Error {
+	e := &Error{Op: op, Status: status}
+	var parsed struct {
+		Message   string  `json:"message"`
+		ErrorCode *string `json:"error_code"`
+		Code      any     `json:"code"`
+	}
+	if json.Unmarshal(body, &parsed) == nil && parsed.Message != "" {
+		e.Message = parsed.Message
+		if parsed.ErrorCode != nil {
+			e.Code = *parsed.ErrorCode
+		} else if s, ok := parsed.Code.(string); ok {
+			e.Code = s
+		}
+	} else {
+		e.Message = strings.TrimSpace(string(body))
+		if len(e.Message) > 300 {
+			e.Message = e.Message[:300] + "…"
+		}
+	}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		e.kind = ErrAuth
+	case status == http.StatusTooManyRequests:
+		e.kind = ErrRateLimited
+	case status == http.StatusNotFound && w == controlPlane:
+		e.kind = agentbox.ErrSandboxGone
+	case status == http.StatusNotFound && w == envd:
+		e.kind = fs.ErrNotExist
+	case status == http.StatusBadGateway && w == envd && !portClosed(e.Message):
+		e.kind = agentbox.ErrSandboxGone // E2B's edge: "The sandbox was not found"
+	}
+	e.Message = redact(e.Message, secrets...)
+	return e
+}
+
+// portClosed reports whether a 502 message from E2B's edge says that the
+// sandbox runs but nothing listens on the port.
+func portClosed(msg string) bool { return strings.Contains(msg, "port is not open") }
+
+// transportError makes the Error of a request that got no response.
+func transportError(op string, err error, secrets ...string) *Error {
+	return &Error{Op: op, Message: redact(err.Error(), secrets...), err: err}
+}
+
+// rpcError makes the Error of a failed Connect call to envd.
+func rpcError(op string, err error, secrets ...string) *Error {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return transportError(op, err, secrets...)
+	}
+	e := &Error{Op: op, Code: ce.Code().String(), Message: redact(ce.Message(), secrets...)}
+	switch ce.Code() {
+	case connect.CodeNotFound:
+		e.kind = fs.ErrNotExist
+	case connect.CodeUnauthenticated, connect.CodePermissionDenied:
+		e.kind = ErrAuth
+	case connect.CodeResourceExhausted:
+		e.kind = ErrRateLimited
+	}
+	if e.Message == "" {
+		e.Message = redact(ce.Error(), secrets...)
+	}
+	return e
+}
+
+// redact removes secrets from s.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if len(secret) >= 8 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}

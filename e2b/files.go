@@ -1,0 +1,156 @@
+package e2b
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"path"
+	"slices"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/e2b/internal/envd/filesystem"
+	"github.com/agentbox/agentbox/e2b/internal/envdapi"
+)
+
+// WriteFiles uploads files in one multipart request to envd, which creates
+// parent directories and replaces existing files.
+func (s *Sandbox) WriteFiles(ctx context.Context, files []agentbox.File) error {
+	const op = "write files"
+	if err := s.check(); err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		if f.Path == "" || strings.HasSuffix(f.Path, "/") {
+			return fmt.Errorf("e2b: %s: %q is not a file path: %w", op, f.Path, fs.ErrInvalid)
+		}
+		if seen[path.Clean(f.Path)] {
+			return fmt.Errorf("e2b: %s: %q is given twice: %w", op, f.Path, fs.ErrInvalid)
+		}
+		seen[path.Clean(f.Path)] = true
+	}
+	body, contentType := multipartBody(files)
+	params := &envdapi.PostFilesParams{}
+	if s.cfg.User != "" {
+		params.Username = &s.cfg.User
+	}
+	resp, err := s.files.PostFilesWithBody(ctx, params, contentType, body)
+	if err != nil {
+		return s.requestError(ctx, op, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return s.statusError(op, resp.StatusCode, data)
+	}
+	var written []envdapi.EntryInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&written); err != nil {
+		return fmt.Errorf("e2b: %s: reading envd's answer: %w", op, err)
+	}
+	if len(written) != len(files) {
+		return fmt.Errorf("e2b: %s: envd wrote %d of %d files", op, len(written), len(files))
+	}
+	return nil
+}
+
+// multipartBody is the body of an upload: one part named "file" per file,
+// its file name the destination path.
+func multipartBody(files []agentbox.File) (io.Reader, string) {
+	size := 0
+	for _, f := range files {
+		size += len(f.Data) + len(f.Path) + 160
+	}
+	var buf bytes.Buffer
+	buf.Grow(size + 64)
+	w := multipart.NewWriter(&buf)
+	for _, f := range files {
+		h := make(textproto.MIMEHeader, 2)
+		h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(f.Path)+`"`)
+		h.Set("Content-Type", "application/octet-stream")
+		part, _ := w.CreatePart(h) // writes to a bytes.Buffer cannot fail
+		part.Write(f.Data)
+	}
+	w.Close()
+	return &buf, w.FormDataContentType()
+}
+
+// quoteEscaper escapes a quoted string of a MIME header, as mime/multipart
+// does.
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
+
+// Open downloads a file from envd; the download streams as it is read.
+func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	op := "open " + name
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	params := &envdapi.GetFilesParams{Path: &name}
+	if s.cfg.User != "" {
+		params.Username = &s.cfg.User
+	}
+	resp, err := s.files.GetFiles(ctx, params)
+	if err != nil {
+		return nil, s.requestError(ctx, op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, s.statusError(op, resp.StatusCode, data)
+	}
+	return resp.Body, nil
+}
+
+// List lists a directory with envd's ListDir, sorted by name.
+func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, error) {
+	op := "list " + dir
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	resp, err := s.fs.ListDir(ctx, connect.NewRequest(&filesystem.ListDirRequest{Path: dir, Depth: 1}))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("e2b: %s: %w", op, ctx.Err())
+		}
+		return nil, s.gone(op, rpcError(op, err, s.token))
+	}
+	entries := resp.Msg.GetEntries()
+	infos := make([]agentbox.FileInfo, 0, len(entries))
+	for _, e := range entries {
+		infos = append(infos, agentbox.FileInfo{
+			Name:  e.GetName(),
+			Path:  path.Join(dir, e.GetName()),
+			IsDir: e.GetType() == filesystem.FileType_FILE_TYPE_DIRECTORY,
+			Size:  e.GetSize(),
+		})
+	}
+	slices.SortFunc(infos, func(a, b agentbox.FileInfo) int { return strings.Compare(a.Name, b.Name) })
+	return infos, nil
+}
+
+// requestError reports a request to envd that got no answer.
+func (s *Sandbox) requestError(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("e2b: %s: %w", op, ctx.Err())
+	}
+	return s.gone(op, transportError(op, err, s.token))
+}
+
+// statusError reports an error status from envd or E2B's edge.
+func (s *Sandbox) statusError(op string, status int, body []byte) error {
+	if s.isClosed() {
+		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
+	}
+	return statusError(op, status, body, envd, s.token)
+}

@@ -1,0 +1,175 @@
+package e2b
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+
+	"connectrpc.com/connect"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/e2b/internal/envd/process"
+)
+
+// maxReattach is how many times a background process's dropped stream is
+// re-attached (envd's Process.Connect) before it is given up.
+const maxReattach = 3
+
+// StartProcess starts cmd in the background, with no timeout, and returns
+// once envd reports it started. Its ID is its pid in the sandbox. Output
+// goes to cmd.Stdout and cmd.Stderr until it exits, is stopped, or the
+// sandbox closes; a dropped stream is re-attached.
+func (s *Sandbox) StartProcess(ctx context.Context, cmd agentbox.Command) (agentbox.Process, error) {
+	const op = "start process"
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	tag := newTag()
+	streamCtx, cancel := context.WithCancel(s.ctx) // the stream outlives ctx
+	stop := context.AfterFunc(ctx, cancel)         // until it has started
+	st, err := s.process.Start(streamCtx, s.startRequest(cmd, tag))
+	var pid uint32
+	ev := events{}
+	out := newOutput(cmd.Stdout, cmd.Stderr)
+	if err == nil {
+		ev = startEvents(st)
+		pid, err = ev.awaitStart(out)
+	}
+	if !stop() || err != nil {
+		cancel()
+		if st != nil {
+			st.Close()
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, s.abandon(ctx, streamCtx, op, pid, tag, err)
+	}
+	p := &bgProcess{id: strconv.FormatUint(uint64(pid), 10), pid: pid, done: make(chan struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		st.Close()
+		return nil, fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
+	}
+	s.procs[p.id] = p
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		defer st.Close()
+		p.end(s.follow(streamCtx, p, ev, out))
+	}()
+	return p, nil
+}
+
+// follow reads a background process's events until it ends, re-attaching
+// to it when the stream drops while the sandbox lives.
+func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev events, out *output) (agentbox.Result, error) {
+	killed := agentbox.Result{ExitCode: -1}
+	for attempt := 0; ; attempt++ {
+		end, err := ev.consume(out)
+		if err == nil {
+			return resultOf(end), nil
+		}
+		if s.isClosed() {
+			if s.mustKill() {
+				kctx, cancel := context.WithTimeout(context.Background(), killPatience)
+				s.kill(kctx, p.pid, "")
+				cancel()
+			}
+			return killed, nil // it ended with the sandbox
+		}
+		if errors.Is(s.gone("follow process "+p.id, err), agentbox.ErrSandboxGone) {
+			return killed, nil
+		}
+		if attempt == maxReattach {
+			return killed, fmt.Errorf("e2b: process %s: lost its output: %w", p.id, rpcError("follow process", err, s.token))
+		}
+		st, cerr := s.process.Connect(ctx, connect.NewRequest(&process.ConnectRequest{
+			Process: &process.ProcessSelector{Selector: &process.ProcessSelector_Pid{Pid: p.pid}},
+		}))
+		if cerr != nil {
+			var ce *connect.Error
+			if errors.As(cerr, &ce) && ce.Code() == connect.CodeNotFound {
+				return killed, nil // it ended while nobody watched; its exit code is lost
+			}
+			continue
+		}
+		defer st.Close()
+		ev = connectEvents(st)
+	}
+}
+
+// StopProcess kills the background process with the given ID (its pid) and
+// everything it started, and waits until it has ended.
+func (s *Sandbox) StopProcess(ctx context.Context, id string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	p := s.procs[id]
+	s.mu.Unlock()
+	pid, perr := strconv.ParseUint(id, 10, 32)
+	if perr != nil || pid == 0 {
+		return fmt.Errorf("e2b: stop process %q: %w", id, fs.ErrNotExist)
+	}
+	if p != nil && p.ended() {
+		return nil
+	}
+	if err := s.kill(ctx, uint32(pid), ""); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if p != nil {
+				return nil
+			}
+			return fmt.Errorf("e2b: stop process %s: %w", id, fs.ErrNotExist)
+		}
+		return s.gone("stop process "+id, err)
+	}
+	if p != nil {
+		if _, err := p.Wait(ctx); err != nil {
+			return fmt.Errorf("e2b: stop process %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// A bgProcess is a process started by StartProcess.
+type bgProcess struct {
+	id   string
+	pid  uint32
+	done chan struct{}
+	res  agentbox.Result
+	err  error
+}
+
+// ID is the process's pid in the sandbox.
+func (p *bgProcess) ID() string { return p.id }
+
+// Wait waits for the process to end.
+func (p *bgProcess) Wait(ctx context.Context) (agentbox.Result, error) {
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		return agentbox.Result{ExitCode: -1}, ctx.Err()
+	}
+}
+
+func (p *bgProcess) end(res agentbox.Result, err error) {
+	p.res, p.err = res, err
+	close(p.done)
+}
+
+func (p *bgProcess) ended() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,261 @@
+package e2b
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/e2b/internal/api"
+	"github.com/agentbox/agentbox/e2b/internal/envd/filesystem/filesystemconnect"
+	"github.com/agentbox/agentbox/e2b/internal/envd/process/processconnect"
+	"github.com/agentbox/agentbox/e2b/internal/envdapi"
+)
+
+// A Sandbox is an E2B sandbox: a small cloud VM running envd. It implements
+// [agentbox.Sandbox], [agentbox.ProcessStarter] and [agentbox.Previewer],
+// and is safe for concurrent use.
+//
+// Relative paths resolve against the user's home directory, which is where
+// commands run in E2B's templates.
+type Sandbox struct {
+	id         string
+	cfg        Config
+	domain     string // where its ports are reachable
+	token      string // envd access token, when the sandbox is secure
+	traffic    string // traffic access token of its ports, when required
+	control    *control
+	httpClient *http.Client
+	files      *envdapi.Client
+	process    processconnect.ProcessClient
+	fs         filesystemconnect.FilesystemClient
+
+	// ctx lives as long as the sandbox is open: background processes and
+	// the kills of abandoned commands run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // goroutines reading background processes
+
+	mu     sync.Mutex
+	closed bool
+	procs  map[string]*bgProcess
+}
+
+// New creates a sandbox from cfg.Template. When E2B answers 429 (the
+// account's concurrent sandboxes are all in use) or 503, it retries with
+// backoff until ctx is done.
+func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+	if cfg.Debug {
+		return open(cfg, nil, api.Sandbox{SandboxID: DebugSandboxID})
+	}
+	c, err := newControl(cfg)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.create(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return open(cfg, c, info)
+}
+
+// Connect connects to a running (or paused) sandbox by ID, extending its
+// lifetime to cfg.Lifetime from now. A sandbox that no longer exists is an
+// error matching [agentbox.ErrSandboxGone].
+func Connect(ctx context.Context, id string, cfg Config) (*Sandbox, error) {
+	if cfg.Debug {
+		return open(cfg, nil, api.Sandbox{SandboxID: id})
+	}
+	c, err := newControl(cfg)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.connect(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return open(cfg, c, info)
+}
+
+// Opener returns an [agentbox.Opener] creating a sandbox with cfg for each
+// run; the run kills it when it ends.
+func Opener(cfg Config) agentbox.Opener {
+	return func(ctx context.Context) (agentbox.Sandbox, error) {
+		sb, err := New(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sb, nil
+	}
+}
+
+// open makes the Sandbox of a created or connected sandbox.
+func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {
+	s := &Sandbox{
+		id:         info.SandboxID,
+		cfg:        cfg,
+		domain:     cfg.domain(),
+		control:    c,
+		httpClient: cfg.httpClient(),
+		procs:      make(map[string]*bgProcess),
+	}
+	if info.Domain != nil && *info.Domain != "" {
+		s.domain = *info.Domain
+	}
+	if info.EnvdAccessToken != nil {
+		s.token = *info.EnvdAccessToken
+	}
+	if info.TrafficAccessToken != nil {
+		s.traffic = *info.TrafficAccessToken
+	}
+	base := s.envdURL()
+	doer := &envdDoer{client: s.httpClient, header: s.envdHeader()}
+	files, err := envdapi.NewClient(base, envdapi.WithHTTPClient(doer))
+	if err != nil {
+		return nil, fmt.Errorf("e2b: envd client: %w", err)
+	}
+	s.files = files
+	s.process = processconnect.NewProcessClient(doer, base, connect.WithProtoJSON())
+	s.fs = filesystemconnect.NewFilesystemClient(doer, base, connect.WithProtoJSON())
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// envdURL is the address of the sandbox's envd.
+func (s *Sandbox) envdURL() string {
+	switch {
+	case s.cfg.SandboxURL != "":
+		return s.cfg.SandboxURL
+	case s.cfg.Debug:
+		return "http://localhost:" + strconv.Itoa(EnvdPort)
+	}
+	return "https://" + s.host(EnvdPort)
+}
+
+// host is the host name that reaches port in the sandbox.
+func (s *Sandbox) host(port int) string {
+	if s.cfg.Debug {
+		return "localhost:" + strconv.Itoa(port)
+	}
+	return strconv.Itoa(port) + "-" + s.id + "." + s.domain
+}
+
+// envdHeader is what every request to envd carries.
+func (s *Sandbox) envdHeader() http.Header {
+	h := http.Header{}
+	h.Set("User-Agent", userAgent)
+	h.Set("E2b-Sandbox-Id", s.id)
+	h.Set("E2b-Sandbox-Port", strconv.Itoa(EnvdPort))
+	if s.token != "" {
+		h.Set("X-Access-Token", s.token)
+	}
+	if s.cfg.User != "" {
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(s.cfg.User+":")))
+	}
+	return h
+}
+
+// userAgent names this library to E2B.
+const userAgent = "agentbox-go"
+
+// An envdDoer sends requests to envd with the sandbox's headers.
+type envdDoer struct {
+	client *http.Client
+	header http.Header
+}
+
+func (d *envdDoer) Do(req *http.Request) (*http.Response, error) {
+	for k, v := range d.header {
+		if req.Header.Get(k) == "" {
+			req.Header[k] = v
+		}
+	}
+	return d.client.Do(req)
+}
+
+// ID is the sandbox's ID, for [Connect] and E2B's dashboard.
+func (s *Sandbox) ID() string { return s.id }
+
+// String describes the sandbox without its tokens.
+func (s *Sandbox) String() string { return "e2b sandbox " + s.id }
+
+// SetLifetime makes the sandbox live d from now (at most E2B's limit for the
+// account), instead of what was left.
+func (s *Sandbox) SetLifetime(ctx context.Context, d time.Duration) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if s.control == nil {
+		return nil // debug mode: envd on this machine lives as long as it runs
+	}
+	return s.control.setLifetime(ctx, s.id, d)
+}
+
+// Close kills the sandbox and whatever runs in it. A sandbox that is
+// already gone is not an error, and neither is a second Close.
+func (s *Sandbox) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	var err error
+	if s.control != nil {
+		err = s.control.kill(ctx, s.id)
+	}
+	s.cancel() // in debug mode, what runs is killed as its stream ends
+	s.wg.Wait()
+	return err
+}
+
+// mustKill reports whether a command whose stream ends must be killed: not
+// when the sandbox is being killed with it.
+func (s *Sandbox) mustKill() bool {
+	return s.control == nil || !s.isClosed()
+}
+
+// check returns an error matching agentbox.ErrClosed after Close.
+func (s *Sandbox) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("e2b: sandbox %s: %w", s.id, agentbox.ErrClosed)
+	}
+	return nil
+}
+
+// isClosed reports whether Close was called.
+func (s *Sandbox) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// gone checks, after a failed call to envd, whether the sandbox still
+// lives, as the official SDKs do: E2B's edge answers GET /health with 502
+// for a sandbox that is gone. It returns the error to report: err itself,
+// or one matching agentbox.ErrSandboxGone.
+func (s *Sandbox) gone(op string, err error) error {
+	if s.isClosed() {
+		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, herr := s.files.GetHealth(ctx)
+	if herr != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusBadGateway {
+		return &Error{Op: op, Status: resp.StatusCode, Message: "the sandbox was killed or reached the end of its lifetime", kind: agentbox.ErrSandboxGone, err: err}
+	}
+	return err
+}
