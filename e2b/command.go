@@ -20,15 +20,22 @@ import (
 // quiet streams, so that proxies do not cut them (the official SDKs' value).
 const keepaliveSeconds = "50"
 
+// timeoutGrace is how much later than a command's Timeout envd is told to
+// kill it: at the Timeout the command is killed from here, with everything
+// it started, which envd's own kill (of the process alone) would miss. envd's
+// kill remains for when this program is gone.
+const timeoutGrace = 5 * time.Second
+
 // killPatience bounds the kill of a command whose caller gave up on it.
 const killPatience = 10 * time.Second
 
 // errClosing is the cause of stopping a command because its sandbox closes.
 var errClosing = errors.New("sandbox closing")
 
-// Run runs cmd with /bin/bash -l -c and streams its output. A Timeout is
-// sent to envd (Connect-Timeout-Ms), which kills the command when it
-// passes; a command whose ctx is done is killed, with everything it started.
+// Run runs cmd with /bin/bash -l -c and streams its output. A command whose
+// Timeout passes or whose ctx is done is killed, with everything it started.
+// The Timeout is also sent to envd (Connect-Timeout-Ms, a few seconds later),
+// which kills the command itself should this program be gone by then.
 func (s *Sandbox) Run(ctx context.Context, cmd agentbox.Command) (agentbox.Result, error) {
 	const op = "run command"
 	killed := agentbox.Result{ExitCode: -1}
@@ -41,8 +48,10 @@ func (s *Sandbox) Run(ctx context.Context, cmd agentbox.Command) (agentbox.Resul
 	defer stop()
 	if cmd.Timeout > 0 {
 		var cancelTimeout context.CancelFunc
-		runCtx, cancelTimeout = context.WithTimeoutCause(runCtx, cmd.Timeout, agentbox.ErrTimeout)
+		runCtx, cancelTimeout = context.WithTimeoutCause(runCtx, cmd.Timeout+timeoutGrace, agentbox.ErrTimeout)
 		defer cancelTimeout()
+		timer := time.AfterFunc(cmd.Timeout, func() { cancel(agentbox.ErrTimeout) })
+		defer timer.Stop()
 	}
 	tag := newTag()
 	st, err := s.process.Start(runCtx, s.startRequest(cmd, tag))
@@ -63,7 +72,7 @@ func (s *Sandbox) Run(ctx context.Context, cmd agentbox.Command) (agentbox.Resul
 	res := resultOf(end)
 	if runCtx.Err() != nil && res.ExitCode == -1 {
 		// envd killed it for the timeout, or it was killed as ctx ended.
-		return res, s.abandon(ctx, runCtx, op, 0, "", runCtx.Err())
+		return res, s.abandon(ctx, runCtx, op, pid, "", runCtx.Err())
 	}
 	return res, nil
 }

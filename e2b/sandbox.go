@@ -172,9 +172,7 @@ type envdDoer struct {
 
 func (d *envdDoer) Do(req *http.Request) (*http.Response, error) {
 	for k, v := range d.header {
-		if req.Header.Get(k) == "" {
-			req.Header[k] = v
-		}
+		req.Header[k] = v
 	}
 	return d.client.Do(req)
 }

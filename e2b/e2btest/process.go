@@ -64,6 +64,7 @@ func (ps *processService) Start(ctx context.Context, req *connect.Request[proces
 		cancel()
 		return connect.NewError(connect.CodeInternal, fmt.Errorf("error starting process: %w", err))
 	}
+	ps.s.recordCommand(sb.id, req.Msg.GetTag(), cfg, req.Header())
 	p := &proc{pid: uint32(cmd.Process.Pid), tag: req.Msg.GetTag(), config: cfg, done: make(chan struct{}), subs: make(map[*subscriber]bool)}
 	sub := p.subscribe(ctx)
 	defer p.unsubscribe(sub)
@@ -108,6 +109,7 @@ func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscrib
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	drop := sb.dropped()
 	for {
 		var ev *process.ProcessEvent
 		select {
@@ -121,6 +123,8 @@ func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscrib
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sb.ctx.Done():
+		case <-drop:
+			panic(http.ErrAbortHandler) // a connection dropped on the way
 		}
 		if sb.ctx.Err() != nil {
 			panic(http.ErrAbortHandler) // a dead sandbox's connections drop

@@ -33,6 +33,7 @@ type sandbox struct {
 	stop context.CancelFunc
 
 	mu    sync.Mutex
+	drop  chan struct{} // closed to drop the open process streams
 	endAt time.Time
 	timer *time.Timer
 	procs map[uint32]*proc
@@ -53,7 +54,7 @@ func newSandbox(s *Server, id, template string, metadata, env map[string]string,
 	}
 	sb := &sandbox{
 		srv: s, id: id, template: template, metadata: metadata, env: env, token: token,
-		home: home, started: time.Now(), procs: make(map[uint32]*proc),
+		home: home, started: time.Now(), procs: make(map[uint32]*proc), drop: make(chan struct{}),
 	}
 	sb.ctx, sb.stop = context.WithCancel(context.Background())
 	return sb
@@ -113,6 +114,21 @@ func (sb *sandbox) extendLifetime(d time.Duration) {
 	if later {
 		sb.setLifetime(d)
 	}
+}
+
+// dropped returns a channel closed when the open streams are dropped.
+func (sb *sandbox) dropped() <-chan struct{} {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.drop
+}
+
+// dropStreams drops the open process streams; processes go on.
+func (sb *sandbox) dropStreams() {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	close(sb.drop)
+	sb.drop = make(chan struct{})
 }
 
 // kill ends the sandbox: its processes are killed, its streams dropped.

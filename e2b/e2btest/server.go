@@ -31,6 +31,7 @@ import (
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/internal/api"
 	"github.com/agentbox/agentbox/e2b/internal/envd/filesystem/filesystemconnect"
+	"github.com/agentbox/agentbox/e2b/internal/envd/process"
 	"github.com/agentbox/agentbox/e2b/internal/envd/process/processconnect"
 	"github.com/agentbox/agentbox/e2b/internal/envdapi"
 )
@@ -88,6 +89,20 @@ type Server struct {
 	failures  []int    // statuses of the next creates
 	stats     Stats
 	requests  []Request
+	commands  []Command
+}
+
+// A Command is a process that envd was asked to start.
+type Command struct {
+	Sandbox string
+	Cmd     string
+	Args    []string
+	Env     map[string]string
+	Cwd     string // empty when the request named none
+	Tag     string
+	// Timeout is the request's Connect-Timeout-Ms header, empty when it
+	// had none.
+	Timeout string
 }
 
 // NewServer starts a fake E2B that lives until the test ends.
@@ -194,6 +209,39 @@ func (s *Server) Sandboxes() []string {
 // sandbox id, where relative paths resolve and commands run.
 func (s *Server) Home(id string) string {
 	return filepath.Join(s.root, id, "home")
+}
+
+// Commands returns the processes started so far, oldest first.
+func (s *Server) Commands() []Command {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.commands)
+}
+
+// DropConnections drops the open process streams of sandbox id, as a
+// flaky network would; the processes go on running.
+func (s *Server) DropConnections(id string) {
+	if sb := s.sandbox(id); sb != nil {
+		sb.dropStreams()
+	}
+}
+
+func (s *Server) recordCommand(id, tag string, cfg *process.ProcessConfig, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commands = append(s.commands, Command{
+		Sandbox: id, Cmd: cfg.GetCmd(), Args: cfg.GetArgs(), Env: cfg.GetEnvs(), Cwd: cfg.GetCwd(), Tag: tag,
+		Timeout: h.Get("Connect-Timeout-Ms"),
+	})
+}
+
+// AccessToken returns the envd access token of sandbox id; empty when it
+// has none or is not alive.
+func (s *Server) AccessToken(id string) string {
+	if sb := s.sandbox(id); sb != nil {
+		return sb.token
+	}
+	return ""
 }
 
 // Requests returns the requests received so far.
