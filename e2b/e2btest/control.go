@@ -24,7 +24,10 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := c.s
-	if d := s.opts.CreateLatency; d > 0 {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:

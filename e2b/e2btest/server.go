@@ -17,6 +17,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,6 +89,7 @@ type Server struct {
 	sandboxes map[string]*sandbox
 	order     []string // IDs in creation order, for listing
 	failures  []int    // statuses of the next creates
+	latency   time.Duration
 	stats     Stats
 	requests  []Request
 	commands  []Command
@@ -114,6 +117,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 		key:       "e2b_test_" + strings.ToLower(rand.Text()),
 		root:      t.TempDir(),
 		sandboxes: make(map[string]*sandbox),
+		latency:   opts.CreateLatency,
 	}
 	s.ctrl = api.HandlerWithOptions(&controlPlane{s}, api.StdHTTPServerOptions{
 		Middlewares: []api.MiddlewareFunc{s.authenticate},
@@ -126,7 +130,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{}))
 	envdapi.HandlerFromMux(&filesAPI{}, mux)
 	s.envd = requireToken(mux)
-	s.tls = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.tls = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.tls.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that give up mid-handshake are no news
+	s.tls.StartTLS()
 	if opts.Debug {
 		s.plain = httptest.NewServer(http.HandlerFunc(s.serve))
 		s.add(e2b.DebugSandboxID, "base", nil, nil, "", 0)
@@ -172,6 +178,15 @@ func (s *Server) DebugClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// DebugURL is the address of the local envd of debug mode
+// (Options.Debug), for Config.SandboxURL.
+func (s *Server) DebugURL() string {
+	if s.plain == nil {
+		s.t.Fatal("e2btest: DebugURL needs Options.Debug")
+	}
+	return s.plain.URL
+}
+
 // FailCreates makes the next n sandbox creations fail with status (429 for
 // an exhausted quota of concurrent sandboxes, 500, 503…).
 func (s *Server) FailCreates(status, n int) {
@@ -180,6 +195,14 @@ func (s *Server) FailCreates(status, n int) {
 	for range n {
 		s.failures = append(s.failures, status)
 	}
+}
+
+// SetCreateLatency changes Options.CreateLatency for the creations to
+// come.
+func (s *Server) SetCreateLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // Kill kills a sandbox as if it crashed: its processes die, its open

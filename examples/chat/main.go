@@ -1,5 +1,6 @@
 // Command chat is a terminal chat with a coding agent on OpenRouter, whose
-// tools run in a local sandbox that lasts the whole conversation.
+// tools run in a sandbox that lasts the whole conversation: a local one, or
+// an E2B one when E2B_API_KEY is set.
 //
 //	OPENROUTER_API_KEY=sk-or-... go run ./examples/chat
 //
@@ -21,7 +22,7 @@ import (
 	"time"
 
 	"github.com/agentbox/agentbox"
-	"github.com/agentbox/agentbox/local"
+	"github.com/agentbox/agentbox/examples/internal/choose"
 	"github.com/agentbox/agentbox/openrouter"
 	"golang.org/x/term"
 )
@@ -50,7 +51,7 @@ func start(ctx context.Context) error {
 	if err := p.Check(ctx); err != nil {
 		return err
 	}
-	sb, err := local.New(ctx, local.Config{})
+	sb, err := choose.Sandbox(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Command quickstart watches an agent build a small web app, for real, in a
-// local sandbox.
+// sandbox: a local one, or an E2B one when E2B_API_KEY is set.
 //
 //	go run ./examples/quickstart ["prompt"]
 //
@@ -11,7 +11,9 @@
 // workspace (isolated with bubblewrap when it is installed), runs a command
 // that checks them, starts the server and hands out its URL. From a terminal,
 // the app keeps running until Ctrl-C; then the sandbox is removed. The exit
-// code is 1 when anything failed.
+// code is 1 when anything failed. With E2B_API_KEY set (and the other E2B_*
+// variables if wanted), the same happens in an E2B sandbox, and the app's
+// URL is its public preview URL.
 package main
 
 import (
@@ -31,7 +33,7 @@ import (
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
-	"github.com/agentbox/agentbox/local"
+	"github.com/agentbox/agentbox/examples/internal/choose"
 	"github.com/agentbox/agentbox/openrouter"
 	"golang.org/x/term"
 )
@@ -51,7 +53,7 @@ func main() {
 	}
 }
 
-// quickstart runs the agent on prompt in a new local sandbox, printing to w.
+// quickstart runs the agent on prompt in a new sandbox, printing to w.
 // When stay is set and the app runs, it keeps the sandbox until ctx is done.
 func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) error {
 	provider, live, err := chooseProvider(ctx, w)
@@ -62,10 +64,7 @@ func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) erro
 		fmt.Fprintln(w, "The recording answers the default prompt; your own needs a live model.")
 		prompt = defaultPrompt
 	}
-	if _, err := exec.LookPath("node"); err != nil && !live {
-		return errors.New("the recorded session runs Node.js, and node is not installed (e.g. apt-get install nodejs)")
-	}
-	sb, err := local.New(ctx, local.Config{})
+	sb, err := choose.Sandbox(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,6 +74,9 @@ func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) erro
 		sb.Close(ctx)
 	}()
 	fmt.Fprintf(w, "Sandbox: %s\n", sb)
+	if _, err := exec.LookPath("node"); err != nil && !live && choose.IsLocal(sb) {
+		return errors.New("the recorded session runs Node.js, and node is not installed (e.g. apt-get install nodejs)")
+	}
 	if provider == nil {
 		port, err := freePort()
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/e2b"
+	"github.com/agentbox/agentbox/e2b/e2btest"
 	"github.com/agentbox/agentbox/local"
 	"github.com/agentbox/agentbox/openrouter/openroutertest"
 	"go.uber.org/goleak"
@@ -35,11 +38,17 @@ func needNode(t *testing.T) {
 // request sends a request to url and returns the body of the answer.
 func request(t *testing.T, method, url string) string {
 	t.Helper()
+	return requestWith(t, http.DefaultClient, method, url)
+}
+
+// requestWith is request with the given client.
+func requestWith(t *testing.T, client *http.Client, method, url string) string {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -163,5 +172,38 @@ func TestQuickstartWithALiveModel(t *testing.T) {
 	out.Reset()
 	if err := quickstart(t.Context(), &out, defaultPrompt, false); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("quickstart with a bad key: %v, want the 401 from the check", err)
+	}
+}
+
+// TestQuickstartOnE2B runs the recorded session in an E2B sandbox (the
+// fake): the app is served at its preview URL, and the sandbox is killed.
+func TestQuickstartOnE2B(t *testing.T) {
+	needNode(t)
+	ctx := t.Context()
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb, err := e2b.New(ctx, srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	got, err := run(ctx, &out, agentboxtest.NewProvider(recording(port)...), sb, defaultPrompt, true)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if want := fmt.Sprintf("https://%d-%s.%s", port, sb.ID(), e2btest.Domain); got.url != want {
+		t.Errorf("the app's URL = %q, want its preview URL %q", got.url, want)
+	}
+	if page := requestWith(t, srv.Client(), http.MethodGet, got.url); !strings.Contains(page, "<button") {
+		t.Errorf("GET %s = %q, want the counter page", got.url, page)
+	}
+	if err := sb.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := srv.Stats(); st.Alive != 0 {
+		t.Errorf("the fake counts %+v after Close, want none alive", st)
 	}
 }

@@ -1,0 +1,215 @@
+package e2b_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/e2b"
+	"github.com/agentbox/agentbox/e2b/e2btest"
+)
+
+func TestBadKeyIsAnAuthError(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	cfg := srv.Config()
+	cfg.APIKey = "e2b_not_the_right_key_000000"
+	_, err := e2b.New(t.Context(), cfg)
+	var e *e2b.Error
+	if !errors.Is(err, e2b.ErrAuth) || !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
+		t.Fatalf("New with a bad key: %v, want an *e2b.Error with status 401 matching e2b.ErrAuth", err)
+	}
+	if !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "Invalid API key") {
+		t.Errorf("error %q, want the status and the server's message", err)
+	}
+	cfg.APIKey = ""
+	if _, err := e2b.New(t.Context(), cfg); !errors.Is(err, e2b.ErrAuth) || !strings.Contains(err.Error(), "E2B_API_KEY") {
+		t.Errorf("New with no key: %v, want an error matching e2b.ErrAuth that names E2B_API_KEY", err)
+	}
+	if st := srv.Stats(); st.Created != 0 {
+		t.Errorf("the fake created %d sandboxes for bad keys", st.Created)
+	}
+}
+
+// TestKeyNeverInErrors has a control plane echo the request's headers in
+// its error messages, and checks that neither the key nor the sandbox's
+// access token is ever printed.
+func TestKeyNeverInErrors(t *testing.T) {
+	const key = "e2b_0123456789abcdef0123456789abcdef"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"code":403,"message":"key %s is not allowed"}`, r.Header.Get("X-API-Key"))
+	}))
+	defer echo.Close()
+	cfg := e2b.Config{APIKey: key, APIURL: echo.URL}
+	_, err := e2b.New(t.Context(), cfg)
+	if err == nil {
+		t.Fatal("New against a server answering 403: no error")
+	}
+	_, listErr := e2b.List(t.Context(), cfg, nil)
+	_, connErr := e2b.Connect(t.Context(), "abc", cfg)
+	for _, s := range []string{
+		err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err),
+		listErr.Error(), connErr.Error(),
+		cfg.String(), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg),
+	} {
+		if strings.Contains(s, key) || strings.Contains(s, key[10:30]) {
+			t.Errorf("the key is printed: %s", s)
+		}
+	}
+	if !errors.Is(err, e2b.ErrAuth) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("error %q, want one matching e2b.ErrAuth with the key redacted", err)
+	}
+}
+
+func TestCreateRetriesWhileRateLimited(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	srv.FailCreates(http.StatusTooManyRequests, 2)
+	srv.FailCreates(http.StatusServiceUnavailable, 1)
+	sb := newSandbox(t, srv.Config())
+	posts := 0
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPost && r.Path == "/sandboxes" {
+			posts++
+		}
+	}
+	if st := srv.Stats(); posts != 4 || st.Created != 1 {
+		t.Errorf("New after 429, 429, 503 sent %d creates and the fake created %d sandboxes; want 4 and 1", posts, st.Created)
+	}
+	if _, err := sb.Run(t.Context(), agentbox.Command{Cmd: "true"}); err != nil {
+		t.Errorf("Run in the sandbox created after retries: %v", err)
+	}
+
+	srv.FailCreates(http.StatusTooManyRequests, 1000)
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	_, err := e2b.New(ctx, srv.Config())
+	if !errors.Is(err, e2b.ErrRateLimited) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "maximum number of concurrent") {
+		t.Errorf("New while always rate limited: %v, want an error matching e2b.ErrRateLimited and context.DeadlineExceeded, with E2B's message", err)
+	}
+}
+
+func TestServerErrorsAreNotRetried(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	srv.FailCreates(http.StatusInternalServerError, 1)
+	_, err := e2b.New(t.Context(), srv.Config())
+	var e *e2b.Error
+	if !errors.As(err, &e) || e.Status != 500 || e.Op != "create sandbox" || e.Message == "" {
+		t.Fatalf("New answered 500: %v, want an *e2b.Error with status 500, the operation and a message", err)
+	}
+	if errors.Is(err, agentbox.ErrSandboxGone) || errors.Is(err, e2b.ErrAuth) || errors.Is(err, e2b.ErrRateLimited) {
+		t.Errorf("a 500 matches a kind it is not: %v", err)
+	}
+	if st := srv.Stats(); st.Created != 0 {
+		t.Errorf("the fake created %d sandboxes after a 500, want 0: it must not be retried", st.Created)
+	}
+}
+
+// TestSandboxDeath kills a sandbox in the middle of a command: the command,
+// and everything after it, fails with agentbox.ErrSandboxGone; Close is
+// still fine.
+func TestSandboxDeath(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb := newSandbox(t, srv.Config())
+	ctx := t.Context()
+	var out syncBuffer
+	p, err := sb.StartProcess(ctx, agentbox.Command{Cmd: "sleep 1000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := sb.Run(ctx, agentbox.Command{Cmd: "echo running; sleep 1000", Stdout: &out})
+		done <- err
+	}()
+	waitFor(t, func() bool { return out.String() == "running\n" })
+	srv.Kill(sb.ID())
+	if err := <-done; !errors.Is(err, agentbox.ErrSandboxGone) {
+		t.Errorf("Run when its sandbox died: %v, want an error matching agentbox.ErrSandboxGone", err)
+	}
+	if res, err := p.Wait(ctx); err != nil || res.ExitCode != -1 {
+		t.Errorf("Wait for a process whose sandbox died = %+v, %v; want exit code -1, no error", res, err)
+	}
+	_, runErr := sb.Run(ctx, agentbox.Command{Cmd: "true"})
+	_, openErr := sb.Open(ctx, "f.txt")
+	_, listErr := sb.List(ctx, ".")
+	_, startErr := sb.StartProcess(ctx, agentbox.Command{Cmd: "true"})
+	_, previewErr := sb.PreviewURL(ctx, 3000)
+	for _, c := range []struct {
+		op  string
+		err error
+	}{
+		{"Run", runErr},
+		{"WriteFiles", sb.WriteFiles(ctx, []agentbox.File{{Path: "f.txt", Data: []byte("x")}})},
+		{"Open", openErr},
+		{"List", listErr},
+		{"StartProcess", startErr},
+		{"PreviewURL", previewErr},
+		{"SetLifetime", sb.SetLifetime(ctx, time.Minute)},
+	} {
+		if !errors.Is(c.err, agentbox.ErrSandboxGone) {
+			t.Errorf("%s after the sandbox died: %v, want an error matching agentbox.ErrSandboxGone", c.op, c.err)
+		}
+	}
+	if _, err := e2b.Connect(ctx, sb.ID(), srv.Config()); !errors.Is(err, agentbox.ErrSandboxGone) {
+		t.Errorf("Connect to a dead sandbox: %v, want an error matching agentbox.ErrSandboxGone", err)
+	}
+	if err := sb.Close(ctx); err != nil {
+		t.Errorf("Close of a dead sandbox (DELETE answers 404): %v, want nil", err)
+	}
+	if st := srv.Stats(); st.Died != 1 || st.Alive != 0 {
+		t.Errorf("the fake counts %+v, want 1 died and none alive", st)
+	}
+}
+
+// TestMissingFilesAndProcesses checks the errors of what does not exist.
+func TestMissingFilesAndProcesses(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb := newSandbox(t, srv.Config())
+	ctx := t.Context()
+	if _, err := sb.Open(ctx, "."); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open of a directory: %v, want an error (400) that is not fs.ErrNotExist", err)
+	}
+	if err := sb.StopProcess(ctx, "4194304"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("StopProcess of a pid that runs nothing: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := sb.Run(ctx, agentbox.Command{Cmd: "true", Dir: "no/such/dir"}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Run in a missing Dir: %v, want envd's invalid_argument error", err)
+	}
+	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: "a", Data: nil}, {Path: "./a", Data: nil}}); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("WriteFiles of one path twice: %v, want fs.ErrInvalid", err)
+	}
+	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: "d/x", Data: nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: "d", Data: []byte("x")}}); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("WriteFiles over a directory: %v, want envd's 400", err)
+	}
+}
+
+// TestAccessTokenRequired checks that envd refuses a client without the
+// sandbox's access token, and that it is reported as an auth error.
+func TestAccessTokenRequired(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb := newSandbox(t, srv.Config())
+	// Debug mode with the fake's address as envd's: no control plane, so no
+	// access token.
+	noToken, err := e2b.Connect(t.Context(), sb.ID(), e2b.Config{Debug: true, SandboxURL: srv.URL(), HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noToken.Close(t.Context())
+	if _, err := noToken.Run(t.Context(), agentbox.Command{Cmd: "true"}); !errors.Is(err, e2b.ErrAuth) {
+		t.Errorf("Run without the access token: %v, want an error matching e2b.ErrAuth", err)
+	}
+	if err := noToken.WriteFiles(t.Context(), []agentbox.File{{Path: "f", Data: nil}}); !errors.Is(err, e2b.ErrAuth) {
+		t.Errorf("WriteFiles without the access token: %v, want an error matching e2b.ErrAuth", err)
+	}
+}
