@@ -183,6 +183,9 @@ func (s *Sandbox) ID() string { return s.id }
 // String describes the sandbox without its tokens.
 func (s *Sandbox) String() string { return "e2b sandbox " + s.id }
 
+// GoString is String, so that %#v does not print the tokens either.
+func (s *Sandbox) GoString() string { return s.String() }
+
 // SetLifetime makes the sandbox live d from now (at most E2B's limit for the
 // account), instead of what was left.
 func (s *Sandbox) SetLifetime(ctx context.Context, d time.Duration) error {

@@ -2,8 +2,14 @@ package e2b_test
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b"
@@ -44,6 +52,11 @@ func TestWireProtocol(t *testing.T) {
 	token := srv.AccessToken(id)
 	if token == "" {
 		t.Fatal("the sandbox has no access token: New must ask for a secure sandbox")
+	}
+	for _, s := range []string{fmt.Sprint(sb), fmt.Sprintf("%+v", sb), fmt.Sprintf("%#v", sb)} {
+		if strings.Contains(s, token) || strings.Contains(s, srv.APIKey()) {
+			t.Errorf("the sandbox prints a secret: %s", s)
+		}
 	}
 	files := []agentbox.File{{Path: "a.txt", Data: []byte("a")}, {Path: "sub/b.txt", Data: []byte("b")}, {Path: "sub/deeper/c.txt", Data: []byte("c")}}
 	if err := sb.WriteFiles(ctx, files); err != nil {
@@ -169,23 +182,109 @@ func TestUser(t *testing.T) {
 	}
 }
 
+// TestExitCodes checks exit codes as envd sends them, in the JSON of the
+// end event: 0 is omitted, a killed process has -1 and exited false.
 func TestExitCodes(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
-	sb := newSandbox(t, srv.Config())
+	cfg := srv.Config()
+	wire := &recorder{next: cfg.HTTPClient.Transport}
+	cfg.HTTPClient = &http.Client{Transport: wire}
+	sb := newSandbox(t, cfg)
 	for _, tt := range []struct {
 		cmd  string
 		want int
+		end  string // the end event on the wire
 	}{
-		{"true", 0}, // sent with exitCode omitted
-		{"exit 3", 3},
-		{"exit 255", 255},
-		{"kill -KILL $$", -1}, // killed: exitCode -1, exited false
+		{"true", 0, `{"exited":true,"status":"exit status 0"}`},
+		{"exit 3", 3, `{"exitCode":3,"exited":true,"status":"exit status 3"}`},
+		{"exit 255", 255, `{"exitCode":255,"exited":true,"status":"exit status 255"}`},
+		{"kill -KILL $$", -1, `{"exitCode":-1,"status":"signal: killed"}`},
 	} {
+		wire.reset()
 		res, err := sb.Run(t.Context(), agentbox.Command{Cmd: tt.cmd})
 		if err != nil || res.ExitCode != tt.want {
 			t.Errorf("Run(%q) = %+v, %v; want exit code %d and no error", tt.cmd, res, err, tt.want)
 		}
+		var want, got any
+		json.Unmarshal([]byte(tt.end), &want)
+		msgs := messages(t, wire.String())
+		for _, m := range msgs {
+			var ev struct {
+				Event struct{ End any }
+			}
+			if json.Unmarshal([]byte(m), &ev) == nil && ev.Event.End != nil {
+				got = ev.Event.End
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Run(%q): the end event on the wire differs (-want +got):\n%s\nstream: %q", tt.cmd, diff, msgs)
+		}
 	}
+}
+
+// messages decodes a Connect stream's envelopes (a flags byte, a 4-byte
+// big-endian length, the message, gzipped when flags has bit 0) into its
+// JSON messages.
+func messages(t *testing.T, stream string) []string {
+	t.Helper()
+	var out []string
+	for len(stream) >= 5 {
+		flags, n := stream[0], int(binary.BigEndian.Uint32([]byte(stream[1:5])))
+		if len(stream) < 5+n {
+			t.Fatalf("a stream envelope of %d bytes is cut at %d", n, len(stream)-5)
+		}
+		msg := stream[5 : 5+n]
+		stream = stream[5+n:]
+		if flags&1 != 0 {
+			zr, err := gzip.NewReader(strings.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg = string(data)
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// A recorder keeps the bodies of the responses to Process.Start.
+type recorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err == nil && req.URL.Path == "/process.Process/Start" {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(resp.Body, r), resp.Body}
+	}
+	return resp, err
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.Write(p)
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.String()
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf.Reset()
 }
 
 // TestNothingACommandStartsSurvivesIt checks that a command's children die

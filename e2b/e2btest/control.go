@@ -61,7 +61,11 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 	if body.Secure != nil && *body.Secure {
 		token = "ea_" + newID()
 	}
-	sb := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, lifetime)
+	sb, err := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, lifetime)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	writeJSON(w, http.StatusCreated, sb.info())
 }
 

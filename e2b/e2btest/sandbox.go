@@ -3,6 +3,7 @@ package e2btest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -47,17 +48,17 @@ func sandboxOf(ctx context.Context) *sandbox {
 	return sb
 }
 
-func newSandbox(s *Server, id, template string, metadata, env map[string]string, token string) *sandbox {
+func newSandbox(s *Server, id, template string, metadata, env map[string]string, token string) (*sandbox, error) {
 	home := s.Home(id)
 	if err := os.MkdirAll(home, 0o755); err != nil {
-		s.t.Errorf("e2btest: making the home of sandbox %s: %v", id, err)
+		return nil, fmt.Errorf("making the home of sandbox %s: %w", id, err)
 	}
 	sb := &sandbox{
 		srv: s, id: id, template: template, metadata: metadata, env: env, token: token,
 		home: home, started: time.Now(), procs: make(map[uint32]*proc), drop: make(chan struct{}),
 	}
 	sb.ctx, sb.stop = context.WithCancel(context.Background())
-	return sb
+	return sb, nil
 }
 
 // info is the sandbox as POST /sandboxes and connect return it.

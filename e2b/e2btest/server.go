@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -93,6 +94,8 @@ type Server struct {
 	stats     Stats
 	requests  []Request
 	commands  []Command
+
+	transports []*http.Transport // of DebugClient, closed by Close
 }
 
 // A Command is a process that envd was asked to start.
@@ -111,11 +114,24 @@ type Command struct {
 // NewServer starts a fake E2B that lives until the test ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatalf("e2btest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake E2B, for use outside tests; Close stops it.
+func Start(opts Options) (*Server, error) {
+	root, err := os.MkdirTemp("", "e2btest-")
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		t:         t,
 		opts:      opts,
 		key:       "e2b_test_" + strings.ToLower(rand.Text()),
-		root:      t.TempDir(),
+		root:      root,
 		sandboxes: make(map[string]*sandbox),
 		latency:   opts.CreateLatency,
 	}
@@ -135,10 +151,12 @@ func NewServer(t testing.TB, opts Options) *Server {
 	s.tls.StartTLS()
 	if opts.Debug {
 		s.plain = httptest.NewServer(http.HandlerFunc(s.serve))
-		s.add(e2b.DebugSandboxID, "base", nil, nil, "", 0)
+		if _, err := s.add(e2b.DebugSandboxID, "base", nil, nil, "", 0); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
-	t.Cleanup(s.close)
-	return s
+	return s, nil
 }
 
 // URL is the address of the fake, for Config.APIURL or Config.SandboxURL.
@@ -163,7 +181,7 @@ func (s *Server) Config() e2b.Config {
 // where they are addressed.
 func (s *Server) DebugClient() *http.Client {
 	if s.plain == nil {
-		s.t.Fatal("e2btest: DebugClient needs Options.Debug")
+		panic("e2btest: DebugClient needs Options.Debug")
 	}
 	addr := s.plain.Listener.Addr().String()
 	envdAddr := "localhost:" + strconv.Itoa(e2b.EnvdPort)
@@ -174,7 +192,7 @@ func (s *Server) DebugClient() *http.Client {
 		}
 		return dialer.DialContext(ctx, network, a)
 	}}
-	s.t.Cleanup(tr.CloseIdleConnections)
+	s.transports = append(s.transports, tr)
 	return &http.Client{Transport: tr}
 }
 
@@ -182,7 +200,7 @@ func (s *Server) DebugClient() *http.Client {
 // (Options.Debug), for Config.SandboxURL.
 func (s *Server) DebugURL() string {
 	if s.plain == nil {
-		s.t.Fatal("e2btest: DebugURL needs Options.Debug")
+		panic("e2btest: DebugURL needs Options.Debug")
 	}
 	return s.plain.URL
 }
@@ -332,8 +350,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 }
 
 // add makes a running sandbox.
-func (s *Server) add(id, template string, metadata, env map[string]string, token string, lifetime time.Duration) *sandbox {
-	sb := newSandbox(s, id, template, metadata, env, token)
+func (s *Server) add(id, template string, metadata, env map[string]string, token string, lifetime time.Duration) (*sandbox, error) {
+	sb, err := newSandbox(s, id, template, metadata, env, token)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.sandboxes[id] = sb
 	s.order = append(s.order, id)
@@ -341,7 +362,7 @@ func (s *Server) add(id, template string, metadata, env map[string]string, token
 	if lifetime > 0 {
 		sb.setLifetime(lifetime)
 	}
-	return sb
+	return sb, nil
 }
 
 // end ends sandbox id, counting how; it reports whether it was alive.
@@ -360,8 +381,9 @@ func (s *Server) end(id string, count func(*Stats)) bool {
 	return true
 }
 
-// close kills every sandbox and stops the servers.
-func (s *Server) close() {
+// Close kills every sandbox, stops the servers and removes the sandboxes'
+// folders.
+func (s *Server) Close() {
 	for _, id := range s.Sandboxes() {
 		s.end(id, func(*Stats) {})
 	}
@@ -369,6 +391,12 @@ func (s *Server) close() {
 	if s.plain != nil {
 		s.plain.Close()
 	}
+	s.mu.Lock()
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+	s.mu.Unlock()
+	os.RemoveAll(s.root)
 }
 
 // newID returns a sandbox ID in E2B's style.
