@@ -3,9 +3,9 @@ package e2b_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
-	"context"
 	"errors"
 	"fmt"
 	"io"
