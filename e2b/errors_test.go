@@ -213,3 +213,32 @@ func TestAccessTokenRequired(t *testing.T) {
 		t.Errorf("WriteFiles without the access token: %v, want an error matching e2b.ErrAuth", err)
 	}
 }
+
+// TestUnreachable points the control plane and envd at a port nothing
+// listens on: errors with no status that say what failed.
+func TestUnreachable(t *testing.T) {
+	ln := closedAddress(t)
+	_, err := e2b.New(t.Context(), e2b.Config{APIKey: "e2b_unused_key_000000", APIURL: "http://" + ln})
+	var e *e2b.Error
+	if !errors.As(err, &e) || e.Status != 0 || e.Op != "create sandbox" || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("New with an unreachable control plane: %v, want an *e2b.Error with no status saying the connection was refused", err)
+	}
+	sb, err := e2b.Connect(t.Context(), "abc", e2b.Config{Debug: true, SandboxURL: "http://" + ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(t.Context())
+	_, openErr := sb.Open(t.Context(), "f")
+	_, runErr := sb.Run(t.Context(), agentbox.Command{Cmd: "true"})
+	for _, err := range []error{openErr, runErr, sb.WriteFiles(t.Context(), []agentbox.File{{Path: "f"}})} {
+		if err == nil || !strings.Contains(err.Error(), "refused") || errors.Is(err, agentbox.ErrSandboxGone) {
+			t.Errorf("with envd unreachable: %v, want a connection error (not a dead sandbox: there is no edge to say so)", err)
+		}
+	}
+}
+
+// closedAddress returns a loopback address that nothing listens on.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+}

@@ -3,6 +3,7 @@ package e2b_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -131,5 +132,25 @@ func TestPoolOpener(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Alive != 0 || st.Killed != st.Created {
 		t.Errorf("the fake counts %+v, want every sandbox killed", st)
+	}
+}
+
+// TestPoolRetriesFailedCreates has the first creations fail with 500 and
+// 429: the pool tries again, with backoff, and hands out a sandbox.
+func TestPoolRetriesFailedCreates(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	srv.FailCreates(http.StatusInternalServerError, 1)
+	srv.FailCreates(http.StatusTooManyRequests, 1)
+	pool := e2b.NewPool(srv.Config(), 1)
+	defer pool.Close(context.Background())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sb, err := pool.Get(ctx)
+	if err != nil {
+		t.Fatalf("Get after failed creations: %v", err)
+	}
+	defer sb.Close(context.Background())
+	if st := srv.Stats(); st.Created < 1 {
+		t.Errorf("the fake counts %+v", st)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -443,4 +444,36 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestHugeOutputStreams runs a command writing 16 MB: it all arrives, in
+// order, as it is written, without being held in memory.
+func TestHugeOutputStreams(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb := newSandbox(t, srv.Config())
+	const size = 16 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var n countWriter
+	res, err := sb.Run(t.Context(), agentbox.Command{Cmd: fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", size), Stdout: &n})
+	runtime.ReadMemStats(&after)
+	if err != nil || res.ExitCode != 0 || n.n != size || n.bad {
+		t.Fatalf("Run writing %d bytes = %+v, %v; got %d bytes (all x: %t)", size, res, err, n.n, !n.bad)
+	}
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 8<<20 {
+		t.Errorf("the heap grew by %d MB while streaming 16 MB", grown>>20)
+	}
+}
+
+// A countWriter counts the bytes written to it and checks they are all 'x'.
+type countWriter struct {
+	n   int
+	bad bool
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	w.bad = w.bad || bytes.Count(p, []byte{'x'}) != len(p)
+	return len(p), nil
 }

@@ -150,7 +150,8 @@ func (filesAPI) PostInit(w http.ResponseWriter, r *http.Request)     { http.NotF
 func (filesAPI) GetMetrics(w http.ResponseWriter, r *http.Request)   { http.NotFound(w, r) }
 func (filesAPI) PostUnfreeze(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
 
-// filesystemService is envd's Filesystem service: the directory operations.
+// filesystemService is envd's Filesystem service: ListDir, which the e2b
+// package uses; the other methods answer unimplemented.
 type filesystemService struct {
 	filesystemconnect.UnimplementedFilesystemHandler
 }
@@ -189,41 +190,6 @@ func (filesystemService) ListDir(ctx context.Context, req *connect.Request[files
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}
 	return connect.NewResponse(resp), nil
-}
-
-func (filesystemService) Stat(ctx context.Context, req *connect.Request[filesystem.StatRequest]) (*connect.Response[filesystem.StatResponse], error) {
-	p := sandboxOf(ctx).resolve(req.Msg.GetPath())
-	info, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("file not found: %s", p))
-	}
-	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
-	return connect.NewResponse(&filesystem.StatResponse{Entry: entryInfo(p, info)}), nil
-}
-
-func (filesystemService) MakeDir(ctx context.Context, req *connect.Request[filesystem.MakeDirRequest]) (*connect.Response[filesystem.MakeDirResponse], error) {
-	p := sandboxOf(ctx).resolve(req.Msg.GetPath())
-	if _, err := os.Stat(p); err == nil {
-		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("directory already exists: %s", p))
-	}
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
-	info, err := os.Lstat(p)
-	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
-	return connect.NewResponse(&filesystem.MakeDirResponse{Entry: entryInfo(p, info)}), nil
-}
-
-func (filesystemService) Remove(ctx context.Context, req *connect.Request[filesystem.RemoveRequest]) (*connect.Response[filesystem.RemoveResponse], error) {
-	p := sandboxOf(ctx).resolve(req.Msg.GetPath())
-	if err := os.RemoveAll(p); err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
-	return connect.NewResponse(&filesystem.RemoveResponse{}), nil
 }
 
 // entryInfo describes a file as envd does.

@@ -104,6 +104,17 @@ func TestControlPlane(t *testing.T) {
 	if status, _, _ := call(t, srv, "POST", "https://api.example.com/sandboxes/"+id+"/timeout", `{"timeout":3600}`, key); status != http.StatusNoContent {
 		t.Errorf("POST timeout = %d, want 204", status)
 	}
+	status, _, body := call(t, srv, "GET", "https://api.example.com/sandboxes/"+id, "", key)
+	var detail struct {
+		SandboxID string
+		EndAt     time.Time
+		Metadata  map[string]string
+	}
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &detail) != nil || detail.SandboxID != id || detail.Metadata["app"] != "a" {
+		t.Errorf("GET /sandboxes/{id} = %d %s, want the sandbox's detail", status, body)
+	} else if left := time.Until(detail.EndAt); left < 59*time.Minute {
+		t.Errorf("the sandbox ends in %v after a timeout of an hour", left)
+	}
 	if status, _, body := call(t, srv, "POST", "https://api.example.com/sandboxes/"+id+"/connect", `{"timeout":60}`, key); status != http.StatusOK || !strings.Contains(body, id) {
 		t.Errorf("POST connect = %d %s, want 200 and the sandbox", status, body)
 	}
