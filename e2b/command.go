@@ -107,7 +107,7 @@ func (s *Sandbox) abandon(ctx, runCtx context.Context, op string, pid uint32, ta
 // descendants are stopped and killed first, by a short script.
 func (s *Sandbox) kill(ctx context.Context, pid uint32, tag string) error {
 	if pid == 0 {
-		pid = s.lookup(ctx, tag)
+		pid = s.lookup(ctx, 0, tag)
 		if pid == 0 {
 			return nil // it never started, or has ended
 		}
@@ -123,22 +123,25 @@ func (s *Sandbox) kill(ctx context.Context, pid uint32, tag string) error {
 	return nil
 }
 
-// killTreeScript stops and kills the descendants of pid, deepest first, and
-// stops pid itself so that it starts no more.
+// killTreeScript stops pid, so that it starts no more, then stops and kills
+// its descendants, deepest first. It finds children by the parent pid in
+// /proc/*/stat, which every Linux has.
 func killTreeScript(pid uint32) string {
-	return `k() { local c; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kill -STOP "$c" 2>/dev/null; k "$c"; kill -KILL "$c" 2>/dev/null; done; }; ` +
+	return `k() { local p=$1 s l c; for s in /proc/[0-9]*/stat; do ` +
+		`read -r l < "$s" 2>/dev/null || continue; set -- ${l##*) }; [ "$2" = "$p" ] || continue; ` +
+		`c=${s#/proc/}; c=${c%/stat}; kill -STOP "$c" 2>/dev/null; k "$c"; kill -KILL "$c" 2>/dev/null; done; }; ` +
 		`kill -STOP ` + strconv.Itoa(int(pid)) + ` 2>/dev/null; k ` + strconv.Itoa(int(pid))
 }
 
-// lookup finds the pid of the process with the given tag; 0 when there is
-// none.
-func (s *Sandbox) lookup(ctx context.Context, tag string) uint32 {
+// lookup finds the pid of the process envd runs with the given tag, or,
+// with no tag, checks that envd runs pid; 0 when there is none.
+func (s *Sandbox) lookup(ctx context.Context, pid uint32, tag string) uint32 {
 	resp, err := s.process.List(ctx, connect.NewRequest(&process.ListRequest{}))
 	if err != nil {
 		return 0
 	}
 	for _, p := range resp.Msg.GetProcesses() {
-		if p.GetTag() == tag {
+		if (tag != "" && p.GetTag() == tag) || (tag == "" && p.GetPid() == pid) {
 			return p.GetPid()
 		}
 	}
@@ -189,24 +192,30 @@ func resultOf(end *process.ProcessEvent_EndEvent) agentbox.Result {
 
 // events reads a stream of process events: Start's or Connect's.
 type events struct {
-	receive func() bool
-	event   func() *process.ProcessEvent
-	err     func() error
+	receive  func() bool
+	event    func() *process.ProcessEvent
+	err      func() error
+	received bool // whether consume received any event
 }
 
-func startEvents(st *connect.ServerStreamForClient[process.StartResponse]) events {
-	return events{st.Receive, func() *process.ProcessEvent { return st.Msg().GetEvent() }, st.Err}
+func startEvents(st *connect.ServerStreamForClient[process.StartResponse]) *events {
+	return &events{receive: st.Receive, event: func() *process.ProcessEvent { return st.Msg().GetEvent() }, err: st.Err}
 }
 
-func connectEvents(st *connect.ServerStreamForClient[process.ConnectResponse]) events {
-	return events{st.Receive, func() *process.ProcessEvent { return st.Msg().GetEvent() }, st.Err}
+func connectEvents(st *connect.ServerStreamForClient[process.ConnectResponse]) *events {
+	return &events{receive: st.Receive, event: func() *process.ProcessEvent { return st.Msg().GetEvent() }, err: st.Err}
+}
+
+// failedEvents is a stream that failed before its first event.
+func failedEvents(err error) *events {
+	return &events{receive: func() bool { return false }, err: func() error { return err }}
 }
 
 // errNoEnd is the error of a stream that ended without the process's end.
 var errNoEnd = errors.New("the stream ended before the process did")
 
 // awaitStart reads events up to the start event and returns the pid.
-func (ev events) awaitStart(out *output) (uint32, error) {
+func (ev *events) awaitStart(out *output) (uint32, error) {
 	for ev.receive() {
 		e := ev.event()
 		if start := e.GetStart(); start != nil {
@@ -221,8 +230,9 @@ func (ev events) awaitStart(out *output) (uint32, error) {
 }
 
 // consume reads events up to the end event, writing the output.
-func (ev events) consume(out *output) (*process.ProcessEvent_EndEvent, error) {
+func (ev *events) consume(out *output) (*process.ProcessEvent_EndEvent, error) {
 	for ev.receive() {
+		ev.received = true
 		e := ev.event()
 		if end := e.GetEnd(); end != nil {
 			return end, nil

@@ -45,9 +45,9 @@ func newControl(cfg Config) (*control, error) {
 	return &control{cfg: cfg, client: client}, nil
 }
 
-// create creates a sandbox, retrying while E2B is out of capacity for the
-// account (429) or for everyone (503).
-func (c *control) create(ctx context.Context) (api.Sandbox, error) {
+// create creates a sandbox; with retry, it retries while E2B is out of
+// capacity for the account (429) or for everyone (503).
+func (c *control) create(ctx context.Context, retry bool) (api.Sandbox, error) {
 	secure := true
 	body := api.NewSandbox{
 		TemplateID: c.cfg.template(),
@@ -65,7 +65,7 @@ func (c *control) create(ctx context.Context) (api.Sandbox, error) {
 	for attempt := 0; ; attempt++ {
 		info, err := c.createOnce(ctx, body)
 		var e *Error
-		if err == nil || !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
+		if err == nil || !retry || !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
 			return info, err
 		}
 		d := min(retryDelay<<min(attempt, 20), maxRetryDelay)
@@ -81,9 +81,9 @@ func (c *control) create(ctx context.Context) (api.Sandbox, error) {
 
 func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sandbox, error) {
 	const op = "create sandbox"
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := c.client.PostSandboxesWithResponse(ctx, body)
+	resp, err := c.client.PostSandboxesWithResponse(rctx, body)
 	if err != nil {
 		return api.Sandbox{}, c.transportError(ctx, op, err)
 	}
@@ -97,9 +97,9 @@ func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sand
 // lifetime.
 func (c *control) connect(ctx context.Context, id string) (api.Sandbox, error) {
 	op := "connect to sandbox " + id
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := c.client.PostSandboxesSandboxIDConnectWithResponse(ctx, id, api.ConnectSandbox{Timeout: seconds(c.cfg.lifetime())})
+	resp, err := c.client.PostSandboxesSandboxIDConnectWithResponse(rctx, id, api.ConnectSandbox{Timeout: seconds(c.cfg.lifetime())})
 	if err != nil {
 		return api.Sandbox{}, c.transportError(ctx, op, err)
 	}
@@ -115,9 +115,9 @@ func (c *control) connect(ctx context.Context, id string) (api.Sandbox, error) {
 // setLifetime makes sandbox id live d from now.
 func (c *control) setLifetime(ctx context.Context, id string, d time.Duration) error {
 	op := "set lifetime of sandbox " + id
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := c.client.PostSandboxesSandboxIDTimeoutWithResponse(ctx, id, api.SandboxTimeoutRequest{Timeout: seconds(d)})
+	resp, err := c.client.PostSandboxesSandboxIDTimeoutWithResponse(rctx, id, api.SandboxTimeoutRequest{Timeout: seconds(d)})
 	if err != nil {
 		return c.transportError(ctx, op, err)
 	}
@@ -130,9 +130,9 @@ func (c *control) setLifetime(ctx context.Context, id string, d time.Duration) e
 // kill kills sandbox id; one already gone (404) is not an error.
 func (c *control) kill(ctx context.Context, id string) error {
 	op := "kill sandbox " + id
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := c.client.DeleteSandboxesSandboxIDWithResponse(ctx, id)
+	resp, err := c.client.DeleteSandboxesSandboxIDWithResponse(rctx, id)
 	if err != nil {
 		return c.transportError(ctx, op, err)
 	}
@@ -178,10 +178,11 @@ func (c *control) list(ctx context.Context, metadata map[string]string) ([]Info,
 	}
 }
 
-// transportError reports a request that got no answer: ctx's error when it
-// is done, else what went wrong.
+// transportError reports a request that got no answer: the caller's ctx's
+// error when it is done, else what went wrong (a request that ran past
+// requestTimeout included).
 func (c *control) transportError(ctx context.Context, op string, err error) error {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if ctx.Err() != nil {
 		return fmt.Errorf("e2b: %s: %w", op, ctx.Err())
 	}
 	return transportError(op, err, c.cfg.APIKey)

@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,6 +183,20 @@ func TestMissingFilesAndProcesses(t *testing.T) {
 	if err := sb.StopProcess(ctx, "4194304"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("StopProcess of a pid that runs nothing: %v, want fs.ErrNotExist", err)
 	}
+	// A process a command left behind is not one envd started: StopProcess
+	// leaves it alone.
+	var out strings.Builder
+	if _, err := sb.Run(ctx, agentbox.Command{Cmd: "nohup sleep 300 >/dev/null 2>&1 & echo $!", Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	left := strings.TrimSpace(out.String())
+	if err := sb.StopProcess(ctx, left); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("StopProcess of a process envd did not start: %v, want fs.ErrNotExist", err)
+	}
+	if stat, err := os.ReadFile("/proc/" + left + "/stat"); err != nil || !strings.Contains(string(stat), ") S ") {
+		t.Errorf("the process left behind is %q, %v; want it untouched, sleeping", stat, err)
+	}
+	syscall.Kill(atoi(left), syscall.SIGKILL)
 	if _, err := sb.Run(ctx, agentbox.Command{Cmd: "true", Dir: "no/such/dir"}); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("Run in a missing Dir: %v, want envd's invalid_argument error", err)
 	}
@@ -241,4 +258,36 @@ func TestUnreachable(t *testing.T) {
 func closedAddress(t *testing.T) string {
 	t.Helper()
 	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// TestCloseRetriesAFailedKill has E2B fail the kill: Close reports it, the
+// sandbox is closed for use, and a second Close kills it.
+func TestCloseRetriesAFailedKill(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb, err := e2b.New(t.Context(), srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.FailKills(http.StatusInternalServerError, 1)
+	var e *e2b.Error
+	if err := sb.Close(t.Context()); !errors.As(err, &e) || e.Status != 500 {
+		t.Errorf("Close when E2B fails the kill: %v, want its 500", err)
+	}
+	if _, err := sb.Run(t.Context(), agentbox.Command{Cmd: "true"}); !errors.Is(err, agentbox.ErrClosed) {
+		t.Errorf("Run after a Close whose kill failed: %v, want agentbox.ErrClosed", err)
+	}
+	if err := sb.Close(t.Context()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := sb.Close(t.Context()); err != nil {
+		t.Errorf("third Close: %v", err)
+	}
+	if st := srv.Stats(); st.Alive != 0 || st.Killed != 1 {
+		t.Errorf("the fake counts %+v, want the sandbox killed by the second Close", st)
+	}
 }

@@ -26,10 +26,17 @@ type Pool struct {
 	err      error         // why, once failed is closed
 
 	closeOnce sync.Once
+	closeCtx  context.Context // Close's, for the kills of warm sandboxes
 	closeErr  error
 	errMu     sync.Mutex
 	errs      []error // kills that failed, reported by Close
 }
+
+// String describes the pool without its configuration's key.
+func (p *Pool) String() string { return "e2b pool of " + p.cfg.String() }
+
+// GoString is String, so that %#v does not print the key either.
+func (p *Pool) GoString() string { return p.String() }
 
 // NewPool starts keeping size sandboxes made with cfg warm: created in the
 // background at once, their lifetimes extended while they wait, and
@@ -73,10 +80,13 @@ func (p *Pool) Opener() agentbox.Opener {
 	}
 }
 
-// Close stops creating sandboxes and kills the warm ones. Sandboxes handed
-// out are not the pool's to kill.
+// Close stops creating sandboxes and kills the warm ones, those being
+// created included (once E2B has answered: it would finish creating them
+// anyway). Sandboxes handed out are not the pool's to kill. ctx bounds the
+// kills.
 func (p *Pool) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
+		p.closeCtx = ctx
 		p.stop()
 		p.wg.Wait()
 		p.errMu.Lock()
@@ -92,7 +102,11 @@ func (p *Pool) keep() {
 	defer p.wg.Done()
 	lifetime := p.cfg.lifetime()
 	for attempt := 0; p.ctx.Err() == nil; {
-		sb, err := New(p.ctx, p.cfg)
+		// A create is not abandoned when the pool closes: E2B would finish
+		// it, and the sandbox would live on unseen.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), requestTimeout)
+		sb, err := create(ctx, p.cfg, false)
+		cancel()
 		if err != nil {
 			if p.ctx.Err() != nil {
 				return
@@ -111,13 +125,19 @@ func (p *Pool) keep() {
 }
 
 // offer holds sb until Get takes it, extending its lifetime half way
-// through; it closes sb when the pool closes or sb dies.
+// through, and once more as it is handed out; it closes sb when the pool
+// closes or sb dies.
 func (p *Pool) offer(sb *Sandbox, lifetime time.Duration) {
 	refresh := time.NewTicker(lifetime / 2)
 	defer refresh.Stop()
 	for {
 		select {
 		case p.ready <- sb:
+			// The taker gets a whole lifetime; if it closed sb already, the
+			// error is of no interest.
+			ctx, cancel := context.WithTimeout(p.ctx, requestTimeout)
+			sb.SetLifetime(ctx, lifetime)
+			cancel()
 			return
 		case <-refresh.C:
 			ctx, cancel := context.WithTimeout(p.ctx, requestTimeout)
@@ -136,7 +156,11 @@ func (p *Pool) offer(sb *Sandbox, lifetime time.Duration) {
 
 // discard kills a sandbox the pool will not hand out.
 func (p *Pool) discard(sb *Sandbox) {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	parent := context.Background()
+	if p.ctx.Err() != nil && p.closeCtx != nil {
+		parent = p.closeCtx // set before the pool's ctx was cancelled
+	}
+	ctx, cancel := context.WithTimeout(parent, requestTimeout)
 	defer cancel()
 	if err := sb.Close(ctx); err != nil {
 		p.errMu.Lock()

@@ -3,7 +3,9 @@ package e2b_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,16 +16,17 @@ import (
 )
 
 // TestPoolHandsOutWarmSandboxes fills a pool, then makes creating a sandbox
-// take an hour: the warm sandboxes are still handed out, and the pool then
-// has none until it refills.
+// take 3 seconds: the warm sandboxes are handed out in less, and the pool
+// then has none until it refills. Closing it while it refills kills the
+// sandboxes being created.
 func TestPoolHandsOutWarmSandboxes(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{CreateLatency: 100 * time.Millisecond})
 	pool := e2b.NewPool(srv.Config(), 2)
 	defer pool.Close(context.Background())
 	waitFor(t, func() bool { return srv.Stats().Created == 2 })
-	srv.SetCreateLatency(time.Hour)
+	srv.SetCreateLatency(3 * time.Second)
 	for i := range 2 {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		sb, err := pool.Get(ctx)
 		cancel()
 		if err != nil {
@@ -41,15 +44,17 @@ func TestPoolHandsOutWarmSandboxes(t *testing.T) {
 	if _, err := pool.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Get from an empty pool that cannot refill: %v, want context.DeadlineExceeded", err)
 	}
-	srv.SetCreateLatency(0)
 	if err := pool.Close(t.Context()); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if st := srv.Stats(); st.Alive != 0 {
-		t.Errorf("after the pool closed the fake counts %+v, want none alive", st)
+	if st := srv.Stats(); st.Alive != 0 || st.Created != 4 {
+		t.Errorf("after the pool closed the fake counts %+v, want the 2 being created finished and killed", st)
 	}
 	if _, err := pool.Get(t.Context()); !errors.Is(err, agentbox.ErrClosed) {
 		t.Errorf("Get after Close: %v, want agentbox.ErrClosed", err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v %s", pool, pool, pool, pool); strings.Contains(s, srv.APIKey()) {
+		t.Errorf("the pool prints its key: %s", s)
 	}
 }
 

@@ -61,7 +61,11 @@ func (s *Sandbox) answers(ctx context.Context, op, url string) (bool, error) {
 	if s.traffic != "" {
 		req.Header.Set("E2b-Traffic-Access-Token", s.traffic)
 	}
-	resp, err := s.httpClient.Do(req)
+	probe := *s.httpClient
+	probe.CheckRedirect = func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // an answer; and the token stays here
+	}
+	resp, err := probe.Do(req)
 	if err != nil {
 		return false, nil // not listening yet, in debug mode
 	}

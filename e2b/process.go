@@ -13,8 +13,8 @@ import (
 	"github.com/agentbox/agentbox/e2b/internal/envd/process"
 )
 
-// maxReattach is how many times a background process's dropped stream is
-// re-attached (envd's Process.Connect) before it is given up.
+// maxReattach is how many times in a row a background process's dropped
+// stream is re-attached (envd's Process.Connect) before it is given up.
 const maxReattach = 3
 
 // StartProcess starts cmd in the background, with no timeout, and returns
@@ -31,7 +31,7 @@ func (s *Sandbox) StartProcess(ctx context.Context, cmd agentbox.Command) (agent
 	stop := context.AfterFunc(ctx, cancel)         // until it has started
 	st, err := s.process.Start(streamCtx, s.startRequest(cmd, tag))
 	var pid uint32
-	ev := events{}
+	var ev *events
 	out := newOutput(cmd.Stdout, cmd.Stderr)
 	if err == nil {
 		ev = startEvents(st)
@@ -68,13 +68,17 @@ func (s *Sandbox) StartProcess(ctx context.Context, cmd agentbox.Command) (agent
 }
 
 // follow reads a background process's events until it ends, re-attaching
-// to it when the stream drops while the sandbox lives.
-func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev events, out *output) (agentbox.Result, error) {
+// to it (envd's Process.Connect) when the stream drops while the sandbox
+// lives. Output written while it was detached is lost.
+func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev *events, out *output) (agentbox.Result, error) {
 	killed := agentbox.Result{ExitCode: -1}
-	for attempt := 0; ; attempt++ {
+	for failures := 0; ; {
 		end, err := ev.consume(out)
 		if err == nil {
 			return resultOf(end), nil
+		}
+		if ev.received {
+			failures = 0 // it was attached: count drops in a row only
 		}
 		if s.isClosed() {
 			if s.mustKill() {
@@ -84,20 +88,23 @@ func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev events, out *outp
 			}
 			return killed, nil // it ended with the sandbox
 		}
+		var ce *connect.Error
+		if errors.As(err, &ce) && ce.Code() == connect.CodeNotFound {
+			return killed, nil // it ended while detached; its exit code is lost
+		}
 		if errors.Is(s.gone("follow process "+p.id, err), agentbox.ErrSandboxGone) {
 			return killed, nil
 		}
-		if attempt == maxReattach {
+		if failures++; failures > maxReattach {
 			return killed, fmt.Errorf("e2b: process %s: lost its output: %w", p.id, rpcError("follow process", err, s.token))
 		}
-		st, cerr := s.process.Connect(ctx, connect.NewRequest(&process.ConnectRequest{
+		req := connect.NewRequest(&process.ConnectRequest{
 			Process: &process.ProcessSelector{Selector: &process.ProcessSelector_Pid{Pid: p.pid}},
-		}))
-		if cerr != nil {
-			var ce *connect.Error
-			if errors.As(cerr, &ce) && ce.Code() == connect.CodeNotFound {
-				return killed, nil // it ended while nobody watched; its exit code is lost
-			}
+		})
+		req.Header().Set("Keepalive-Ping-Interval", keepaliveSeconds)
+		st, err := s.process.Connect(ctx, req)
+		if err != nil {
+			ev = failedEvents(err)
 			continue
 		}
 		defer st.Close()
@@ -118,8 +125,13 @@ func (s *Sandbox) StopProcess(ctx context.Context, id string) error {
 	if perr != nil || pid == 0 {
 		return fmt.Errorf("e2b: stop process %q: %w", id, fs.ErrNotExist)
 	}
-	if p != nil && p.ended() {
+	if p != nil && p.ended() && !p.lost() {
 		return nil
+	}
+	if p == nil && s.lookup(ctx, uint32(pid), "") == 0 {
+		// Not a process envd started (maybe one a command left behind):
+		// not the caller's to stop.
+		return fmt.Errorf("e2b: stop process %s: %w", id, fs.ErrNotExist)
 	}
 	if err := s.kill(ctx, uint32(pid), ""); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -130,8 +142,8 @@ func (s *Sandbox) StopProcess(ctx context.Context, id string) error {
 		}
 		return s.gone("stop process "+id, err)
 	}
-	if p != nil {
-		if _, err := p.Wait(ctx); err != nil {
+	if p != nil && !p.lost() {
+		if _, err := p.Wait(ctx); err != nil && ctx.Err() != nil {
 			return fmt.Errorf("e2b: stop process %s: %w", id, err)
 		}
 	}
@@ -163,6 +175,12 @@ func (p *bgProcess) Wait(ctx context.Context) (agentbox.Result, error) {
 func (p *bgProcess) end(res agentbox.Result, err error) {
 	p.res, p.err = res, err
 	close(p.done)
+}
+
+// lost reports whether the process was given up on: its output was lost,
+// but it may still run.
+func (p *bgProcess) lost() bool {
+	return p.ended() && p.err != nil
 }
 
 func (p *bgProcess) ended() bool {

@@ -45,12 +45,23 @@ type Sandbox struct {
 	mu     sync.Mutex
 	closed bool
 	procs  map[string]*bgProcess
+
+	closeMu sync.Mutex
+	killed  bool // by Close; guarded by closeMu
 }
 
 // New creates a sandbox from cfg.Template. When E2B answers 429 (the
 // account's concurrent sandboxes are all in use) or 503, it retries with
 // backoff until ctx is done.
+//
+// E2B may finish creating a sandbox whose request was given up (ctx done
+// while it was being created): it then lives until its lifetime ends.
 func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+	return create(ctx, cfg, true)
+}
+
+// create creates a sandbox, retrying 429 and 503 when retry is set.
+func create(ctx context.Context, cfg Config, retry bool) (*Sandbox, error) {
 	if cfg.Debug {
 		return open(cfg, nil, api.Sandbox{SandboxID: DebugSandboxID})
 	}
@@ -58,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.create(ctx)
+	info, err := c.create(ctx, retry)
 	if err != nil {
 		return nil, err
 	}
@@ -199,22 +210,29 @@ func (s *Sandbox) SetLifetime(ctx context.Context, d time.Duration) error {
 }
 
 // Close kills the sandbox and whatever runs in it. A sandbox that is
-// already gone is not an error, and neither is a second Close.
+// already gone is not an error, and neither is a second Close. When the
+// kill fails (E2B unreachable, say), the sandbox is closed for use but a
+// later Close tries the kill again; otherwise E2B kills it at the end of its
+// lifetime.
 func (s *Sandbox) Close(ctx context.Context) error {
+	s.closeMu.Lock() // one kill at a time; a Close after a failed one retries
+	defer s.closeMu.Unlock()
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
+	first := !s.closed
 	s.closed = true
 	s.mu.Unlock()
-	var err error
-	if s.control != nil {
-		err = s.control.kill(ctx, s.id)
+	if first {
+		defer s.wg.Wait()
+		defer s.cancel() // in debug mode, what runs is killed as its stream ends
 	}
-	s.cancel() // in debug mode, what runs is killed as its stream ends
-	s.wg.Wait()
-	return err
+	if s.killed || s.control == nil {
+		return nil
+	}
+	if err := s.control.kill(ctx, s.id); err != nil {
+		return err
+	}
+	s.killed = true
+	return nil
 }
 
 // mustKill reports whether a command whose stream ends must be killed: not

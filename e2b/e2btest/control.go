@@ -28,11 +28,14 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 	d := s.latency
 	s.mu.Unlock()
 	if d > 0 {
+		// As E2B, the fake finishes creating a sandbox whose client went
+		// away: it lives until its lifetime ends, and counts as alive.
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-r.Context().Done():
+		case <-s.closing:
 			t.Stop()
+			writeError(w, http.StatusServiceUnavailable, "shutting down")
 			return
 		}
 	}
@@ -84,6 +87,16 @@ func (c *controlPlane) GetSandboxesSandboxID(w http.ResponseWriter, r *http.Requ
 }
 
 func (c *controlPlane) DeleteSandboxesSandboxID(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	c.s.mu.Lock()
+	var fail int
+	if len(c.s.killFailures) > 0 {
+		fail, c.s.killFailures = c.s.killFailures[0], c.s.killFailures[1:]
+	}
+	c.s.mu.Unlock()
+	if fail != 0 {
+		writeError(w, fail, http.StatusText(fail))
+		return
+	}
 	if !c.s.end(id, func(st *Stats) { st.Killed++ }) {
 		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" not found")
 		return

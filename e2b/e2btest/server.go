@@ -4,7 +4,7 @@
 // loopback HTTPS server that routes by host name as E2B's edge does.
 //
 // Commands run for real, on this machine, in a temporary home folder per
-// sandbox. Tests can slow down or fail sandbox creation, kill a sandbox in
+// sandbox: relative paths resolve there, absolute paths are this machine's. Tests can slow down or fail sandbox creation, kill a sandbox in
 // the middle of a command, and read counters that prove no sandbox leaked.
 //
 //	srv := e2btest.NewServer(t, e2btest.Options{})
@@ -86,16 +86,19 @@ type Server struct {
 	ctrl  http.Handler
 	envd  http.Handler
 
-	mu        sync.Mutex
-	sandboxes map[string]*sandbox
-	order     []string // IDs in creation order, for listing
-	failures  []int    // statuses of the next creates
-	latency   time.Duration
-	stats     Stats
-	requests  []Request
-	commands  []Command
+	mu           sync.Mutex
+	sandboxes    map[string]*sandbox
+	order        []string      // IDs in creation order, for listing
+	failures     []int         // statuses of the next creates
+	killFailures []int         // statuses of the next kills
+	closing      chan struct{} // closed by Close
+	latency      time.Duration
+	stats        Stats
+	requests     []Request
+	commands     []Command
 
 	transports []*http.Transport // of DebugClient, closed by Close
+	closeOnce  sync.Once
 }
 
 // A Command is a process that envd was asked to start.
@@ -134,6 +137,7 @@ func Start(opts Options) (*Server, error) {
 		root:      root,
 		sandboxes: make(map[string]*sandbox),
 		latency:   opts.CreateLatency,
+		closing:   make(chan struct{}),
 	}
 	s.ctrl = api.HandlerWithOptions(&controlPlane{s}, api.StdHTTPServerOptions{
 		Middlewares: []api.MiddlewareFunc{s.authenticate},
@@ -215,6 +219,16 @@ func (s *Server) FailCreates(status, n int) {
 	}
 }
 
+// FailKills makes the next n kills (DELETE /sandboxes/{id}) fail with
+// status, leaving the sandboxes alive.
+func (s *Server) FailKills(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.killFailures = append(s.killFailures, status)
+	}
+}
+
 // SetCreateLatency changes Options.CreateLatency for the creations to
 // come.
 func (s *Server) SetCreateLatency(d time.Duration) {
@@ -292,24 +306,27 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.requests)
 }
 
-// serve routes a request as E2B's edge does: by the E2b-Sandbox-Id and
-// E2b-Sandbox-Port headers, else by host: api.{domain} is the control
-// plane, {port}-{id}.{domain} a port of a sandbox.
+// serve routes a request as E2B's edge does: {port}-{id}.{domain} is a port
+// of a sandbox, api.{domain} the control plane; on other hosts (E2B's
+// sandbox.{domain}, or an address given as Config.SandboxURL) the
+// E2b-Sandbox-Id and E2b-Sandbox-Port headers choose the sandbox.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.record(r)
-	id, port := r.Header.Get("E2b-Sandbox-Id"), r.Header.Get("E2b-Sandbox-Port")
 	host, _, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host = r.Host
 	}
+	var id, port string
 	switch {
-	case id != "":
+	case strings.HasSuffix(host, "."+Domain) && host != "api."+Domain:
+		port, id, _ = strings.Cut(strings.TrimSuffix(host, "."+Domain), "-")
+	case host == "api."+Domain:
+	case r.Header.Get("E2b-Sandbox-Id") != "":
+		id, port = r.Header.Get("E2b-Sandbox-Id"), r.Header.Get("E2b-Sandbox-Port")
 	case s.plain != nil && r.Host == "localhost:"+strconv.Itoa(e2b.EnvdPort):
 		id, port = e2b.DebugSandboxID, strconv.Itoa(e2b.EnvdPort)
-	case strings.HasSuffix(host, "."+Domain) && host != "api."+Domain:
-		label := strings.TrimSuffix(host, "."+Domain)
-		port, id, _ = strings.Cut(label, "-")
-	default:
+	}
+	if id == "" {
 		s.ctrl.ServeHTTP(w, r)
 		return
 	}
@@ -384,6 +401,7 @@ func (s *Server) end(id string, count func(*Stats)) bool {
 // Close kills every sandbox, stops the servers and removes the sandboxes'
 // folders.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 	for _, id := range s.Sandboxes() {
 		s.end(id, func(*Stats) {})
 	}
