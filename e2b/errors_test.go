@@ -193,8 +193,8 @@ func TestMissingFilesAndProcesses(t *testing.T) {
 	if err := sb.StopProcess(ctx, left); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("StopProcess of a process envd did not start: %v, want fs.ErrNotExist", err)
 	}
-	if stat, err := os.ReadFile("/proc/" + left + "/stat"); err != nil || !strings.Contains(string(stat), ") S ") {
-		t.Errorf("the process left behind is %q, %v; want it untouched, sleeping", stat, err)
+	if stat, err := os.ReadFile("/proc/" + left + "/stat"); err != nil || strings.Contains(string(stat), ") T ") {
+		t.Errorf("the process left behind is %q, %v; want it untouched: running, not stopped", stat, err)
 	}
 	syscall.Kill(atoi(left), syscall.SIGKILL)
 	if _, err := sb.Run(ctx, agentbox.Command{Cmd: "true", Dir: "no/such/dir"}); err == nil || !strings.Contains(err.Error(), "does not exist") {
