@@ -291,3 +291,24 @@ func TestCloseRetriesAFailedKill(t *testing.T) {
 		t.Errorf("the fake counts %+v, want the sandbox killed by the second Close", st)
 	}
 }
+
+// TestMissingTemplate checks that creating from a template that does not
+// exist is a clear error, not a sandbox gone, and that a pool gives up on it.
+func TestMissingTemplate(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{Templates: []string{"base"}})
+	cfg := srv.Config()
+	cfg.Template = "no-such-template"
+	_, err := e2b.New(t.Context(), cfg)
+	var e *e2b.Error
+	if !errors.As(err, &e) || e.Status != http.StatusNotFound || errors.Is(err, agentbox.ErrSandboxGone) || !strings.Contains(err.Error(), "no-such-template") {
+		t.Errorf("New from a missing template: %v, want a 404 naming the template that is not agentbox.ErrSandboxGone", err)
+	}
+	pool := e2b.NewPool(cfg, 1)
+	defer pool.Close(context.Background())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := pool.Get(ctx); !errors.As(err, &e) || e.Status != http.StatusNotFound {
+		t.Errorf("Get from a pool of a missing template: %v, want its 404 at once", err)
+	}
+	newSandbox(t, srv.Config()) // base exists
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,6 +25,10 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := c.s
+	if len(s.opts.Templates) > 0 && !slices.Contains(s.opts.Templates, body.TemplateID) {
+		writeError(w, http.StatusNotFound, "template '"+body.TemplateID+"' not found")
+		return
+	}
 	s.mu.Lock()
 	d := s.latency
 	s.mu.Unlock()

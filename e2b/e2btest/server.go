@@ -58,6 +58,9 @@ type Options struct {
 	// Debug also serves one sandbox, DebugSandboxID, as a local envd on
 	// plain HTTP: see [Server.DebugClient].
 	Debug bool
+	// Templates, when set, are the only templates sandboxes can be created
+	// from; others answer 404. Empty means any.
+	Templates []string
 }
 
 // Stats counts sandboxes.
