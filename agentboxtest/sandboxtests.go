@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/internal/testkit"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -311,24 +312,6 @@ func testUseAfterClose(t *testing.T, sb agentbox.Sandbox) {
 	}
 }
 
-// A syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // processStarter returns sb as an agentbox.ProcessStarter, or skips t.
 func processStarter(t *testing.T, sb agentbox.Sandbox) agentbox.ProcessStarter {
 	ps, ok := sb.(agentbox.ProcessStarter)
@@ -385,7 +368,7 @@ func testConcurrent(t *testing.T, sb agentbox.Sandbox) {
 func testProcess(t *testing.T, sb agentbox.Sandbox) {
 	ps := processStarter(t, sb)
 	ctx := t.Context()
-	var out syncBuffer
+	var out testkit.Buffer
 	p, err := ps.StartProcess(ctx, agentbox.Command{Cmd: "echo started; sleep 30", Stdout: &out})
 	if err != nil {
 		t.Fatalf("StartProcess: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/internal/testkit"
 )
 
 // TestAgentRunsInAnE2BSandbox runs the agent, with a scripted model, in an
@@ -21,7 +22,7 @@ import (
 // counts every sandbox killed.
 func TestAgentRunsInAnE2BSandbox(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	url := fmt.Sprintf("https://%d-", port) // then the sandbox ID and the fake's domain
 	client := srv.Client()
 	// The preview URL is known once start_process has reported it: the loop

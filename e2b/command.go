@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b/internal/envd/process"
+	"github.com/agentbox/agentbox/internal/cmdenv"
 )
 
 // keepaliveSeconds asks envd for a keep-alive event at least this often on
@@ -41,6 +42,9 @@ func (s *Sandbox) Run(ctx context.Context, cmd agentbox.Command) (agentbox.Resul
 	killed := agentbox.Result{ExitCode: -1}
 	if err := s.check(); err != nil {
 		return killed, err
+	}
+	if err := cmdenv.Check(cmd.Env); err != nil {
+		return killed, fmt.Errorf("e2b: %s: %w", op, err)
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/internal/testkit"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -49,7 +50,7 @@ func TestDebugMode(t *testing.T) {
 	if res, err := sb.Run(t.Context(), agentbox.Command{Cmd: "echo local envd", Stdout: &out}); err != nil || res.ExitCode != 0 || out.String() != "local envd\n" {
 		t.Errorf("Run = %+v, %v, %q", res, err, out.String())
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	if _, err := sb.StartProcess(t.Context(), agentbox.Command{Cmd: serverCommand(t, port)}); err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sand
 		return api.Sandbox{}, c.transportError(ctx, op, err)
 	}
 	if resp.JSON201 == nil {
-		return api.Sandbox{}, statusError(op, resp.StatusCode(), resp.Body, creating, c.cfg.APIKey)
+		return api.Sandbox{}, statusError(op, resp.StatusCode(), resp.Body, account, c.cfg.APIKey)
 	}
 	return *resp.JSON201, nil
 }
@@ -165,7 +165,7 @@ func (c *control) list(ctx context.Context, metadata map[string]string) ([]Info,
 			return nil, c.transportError(ctx, op, err)
 		}
 		if resp.JSON200 == nil {
-			return nil, statusError(op, resp.StatusCode(), resp.Body, creating, c.cfg.APIKey)
+			return nil, statusError(op, resp.StatusCode(), resp.Body, account, c.cfg.APIKey)
 		}
 		for _, l := range *resp.JSON200 {
 			all = append(all, infoOf(l))

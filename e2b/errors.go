@@ -78,7 +78,7 @@ type where int
 
 const (
 	controlPlane where = iota // an operation on a sandbox
-	creating                  // creating a sandbox: 404 is a missing template
+	account                   // one on no sandbox in particular (create, list): 404 is not a sandbox gone
 	envd                      // envd, behind E2B's edge
 )
 

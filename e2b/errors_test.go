@@ -17,6 +17,7 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/internal/testkit"
 )
 
 func TestBadKeyIsAnAuthError(t *testing.T) {
@@ -122,7 +123,7 @@ func TestSandboxDeath(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	sb := newSandbox(t, srv.Config())
 	ctx := t.Context()
-	var out syncBuffer
+	var out testkit.Buffer
 	p, err := sb.StartProcess(ctx, agentbox.Command{Cmd: "sleep 1000"})
 	if err != nil {
 		t.Fatal(err)
@@ -200,8 +201,25 @@ func TestMissingFilesAndProcesses(t *testing.T) {
 	if _, err := sb.Run(ctx, agentbox.Command{Cmd: "true", Dir: "no/such/dir"}); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("Run in a missing Dir: %v, want envd's invalid_argument error", err)
 	}
-	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: "a", Data: nil}, {Path: "./a", Data: nil}}); !errors.Is(err, fs.ErrInvalid) {
-		t.Errorf("WriteFiles of one path twice: %v, want fs.ErrInvalid", err)
+	for _, files := range [][]agentbox.File{
+		{{Path: "a"}, {Path: "./a"}}, // one path twice
+		{{Path: ""}},
+		{{Path: "dir/"}},
+	} {
+		if err := sb.WriteFiles(ctx, files); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("WriteFiles(%+v): %v, want fs.ErrInvalid", files, err)
+		}
+	}
+	started := len(srv.Commands())
+	for _, env := range []map[string]string{{"": "x"}, {"A=B": "x"}, {"A": "x\x00y"}} {
+		_, runErr := sb.Run(ctx, agentbox.Command{Cmd: "true", Env: env})
+		_, startErr := sb.StartProcess(ctx, agentbox.Command{Cmd: "true", Env: env})
+		if runErr == nil || startErr == nil || !strings.Contains(runErr.Error(), "invalid environment variable") {
+			t.Errorf("Run and StartProcess with Env %q: %v, %v; want an invalid environment variable error", env, runErr, startErr)
+		}
+	}
+	if n := len(srv.Commands()) - started; n != 0 {
+		t.Errorf("%d commands with bad variables reached envd, want none", n)
 	}
 	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: "d/x", Data: nil}}); err != nil {
 		t.Fatal(err)
@@ -257,7 +275,7 @@ func TestUnreachable(t *testing.T) {
 // closedAddress returns a loopback address that nothing listens on.
 func closedAddress(t *testing.T) string {
 	t.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 }
 
 func atoi(s string) int {

@@ -2,13 +2,11 @@ package e2b_test
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/agentbox/agentbox/internal/testkit"
 	"go.uber.org/goleak"
 )
 
@@ -21,25 +19,10 @@ const servedText = "hello from the sandbox"
 
 func TestMain(m *testing.M) {
 	if port := os.Getenv(serveEnv); port != "" {
-		serve(port)
+		testkit.Serve(port, servedText)
 		return
 	}
 	goleak.VerifyTestMain(m)
-}
-
-// serve listens on port, after a moment, and answers every request with
-// servedText until killed.
-func serve(port string) {
-	time.Sleep(200 * time.Millisecond) // a server takes a moment to start
-	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	fmt.Println("listening on", port)
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, servedText)
-	}))
 }
 
 // serverCommand is the command line that starts the test server on port.
@@ -50,15 +33,4 @@ func serverCommand(t *testing.T, port int) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%s=%d exec %q", serveEnv, port, exe)
-}
-
-// freePort returns a port that nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/internal/testkit"
 )
 
 // TestPreviewURLWaitsForThePort starts a server that listens only after a
@@ -23,7 +24,7 @@ func TestPreviewURLWaitsForThePort(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	sb := newSandbox(t, srv.Config())
 	ctx := t.Context()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	want := fmt.Sprintf("https://%d-%s.%s", port, sb.ID(), e2btest.Domain)
 	if _, err := get(ctx, srv.Client(), want); err == nil || !strings.Contains(err.Error(), "port is not open") {
 		t.Fatalf("GET %s before the server runs: %v, want the edge's 502 saying the port is not open", want, err)
@@ -43,7 +44,7 @@ func TestPreviewURLWaitsForThePort(t *testing.T) {
 func TestPreviewURLGivesUp(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	sb := newSandbox(t, srv.Config())
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	if _, err := sb.PreviewURL(ctx, port); !errors.Is(err, context.DeadlineExceeded) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b/internal/envd/process"
+	"github.com/agentbox/agentbox/internal/cmdenv"
 )
 
 // maxReattach is how many times in a row a background process's dropped
@@ -25,6 +26,9 @@ func (s *Sandbox) StartProcess(ctx context.Context, cmd agentbox.Command) (agent
 	const op = "start process"
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	if err := cmdenv.Check(cmd.Env); err != nil {
+		return nil, fmt.Errorf("e2b: %s: %w", op, err)
 	}
 	tag := newTag()
 	streamCtx, cancel := context.WithCancel(s.ctx) // the stream outlives ctx

@@ -26,6 +26,7 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/internal/testkit"
 )
 
 // newSandbox creates a sandbox on srv, killed when the test ends.
@@ -376,7 +377,7 @@ func TestDroppedConnections(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	sb := newSandbox(t, srv.Config())
 	ctx := t.Context()
-	var out syncBuffer
+	var out testkit.Buffer
 	p, err := sb.StartProcess(ctx, agentbox.Command{Cmd: "for i in $(seq 1 40); do echo line $i; sleep 0.05; done", Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -426,24 +427,6 @@ func tail(s string) string {
 		return "…" + s[len(s)-60:]
 	}
 	return s
-}
-
-// A syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestHugeOutputStreams runs a command writing 16 MB: it all arrives, in

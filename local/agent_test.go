@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/internal/testkit"
 	"github.com/agentbox/agentbox/local"
 )
 
@@ -23,7 +24,7 @@ func TestAgentRunsInALocalSandbox(t *testing.T) {
 			needBubblewrap(t, iso)
 			dir := t.TempDir()
 			installServer(t, dir)
-			port := freePort(t)
+			port := testkit.FreePort(t)
 			url := fmt.Sprintf("http://127.0.0.1:%d", port)
 			fetch := agentbox.NewTool("fetch", "Fetch a URL.", func(ctx context.Context, env *agentbox.Env, in struct {
 				URL string `json:"url"`

@@ -6,7 +6,8 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strings"
+
+	"github.com/agentbox/agentbox/internal/cmdenv"
 )
 
 // defaultPath is the PATH of commands when the host has none.
@@ -34,13 +35,12 @@ func baseEnv(home, tmp string) []string {
 // addEnv returns env with the variables of extra, in the order of their
 // names, after it; later ones win.
 func addEnv(env []string, extra map[string]string) ([]string, error) {
+	if err := cmdenv.Check(extra); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
 	env = slices.Clip(env) // appending must not write to the array of env, which others may share
 	for _, k := range slices.Sorted(maps.Keys(extra)) {
-		v := extra[k]
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-			return nil, fmt.Errorf("local: invalid environment variable %q", k)
-		}
-		env = append(env, k+"="+v)
+		env = append(env, k+"="+extra[k])
 	}
 	return env, nil
 }

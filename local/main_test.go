@@ -3,13 +3,11 @@ package local_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/internal/testkit"
 	"github.com/agentbox/agentbox/local"
 	"go.uber.org/goleak"
 )
@@ -28,7 +26,7 @@ const crashEnv = "LOCAL_TEST_CRASH"
 
 func TestMain(m *testing.M) {
 	if port := os.Getenv(serveEnv); port != "" {
-		serve(port)
+		testkit.Serve(port, servedText)
 		return
 	}
 	if name := os.Getenv(crashEnv); name != "" {
@@ -52,19 +50,4 @@ func startAndWait(name string) {
 	}
 	fmt.Println("ready", sb.Dir())
 	select {}
-}
-
-// serve listens on port, after a moment, and answers every request with
-// servedText until killed.
-func serve(port string) {
-	time.Sleep(200 * time.Millisecond) // a server takes a moment to start
-	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	fmt.Println("listening on", port)
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, servedText)
-	}))
 }

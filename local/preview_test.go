@@ -13,19 +13,9 @@ import (
 	"time"
 
 	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/internal/testkit"
 	"github.com/agentbox/agentbox/local"
 )
-
-// freePort returns a TCP port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // installServer copies the test binary into the folder dir, as ./server: run
 // with LOCAL_TEST_SERVE=PORT, it serves servedText on that port.
@@ -60,7 +50,7 @@ func TestPreviewURLOfAServer(t *testing.T) {
 		t.Run(iso.String(), func(t *testing.T) {
 			sb := newSandbox(t, local.Config{Isolation: iso})
 			installServer(t, sb.Dir())
-			port := freePort(t)
+			port := testkit.FreePort(t)
 			p, err := sb.StartProcess(t.Context(), agentbox.Command{Cmd: "./server", Env: map[string]string{"LOCAL_TEST_SERVE": strconv.Itoa(port)}})
 			if err != nil {
 				t.Fatal(err)
@@ -91,7 +81,7 @@ func TestPreviewURLOfAServer(t *testing.T) {
 func TestPreviewURLWaits(t *testing.T) {
 	sb := newSandbox(t, local.Config{Isolation: local.None})
 	ctx := t.Context()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	if url, err := sb.PreviewURL(short, port); !errors.Is(err, context.DeadlineExceeded) {
