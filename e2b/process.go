@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -101,6 +102,11 @@ func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev *events, out *out
 		}
 		if failures++; failures > maxReattach {
 			return killed, fmt.Errorf("e2b: process %s: lost its output: %w", p.id, rpcError("follow process", err, s.token))
+		}
+		select { // a moment before trying again, longer each time
+		case <-time.After(time.Duration(failures) * 100 * time.Millisecond):
+		case <-ctx.Done():
+			continue // the sandbox is closing: the next turn says so
 		}
 		req := connect.NewRequest(&process.ConnectRequest{
 			Process: &process.ProcessSelector{Selector: &process.ProcessSelector_Pid{Pid: p.pid}},
