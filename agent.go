@@ -43,6 +43,15 @@ type Options struct {
 	// bytes between them saying how much was left out. 0 means 16 KiB.
 	MaxToolOutput int
 
+	// HistoryTokens is the most tokens, estimated at 4 bytes each, of the
+	// conversation sent to the model. Before each request, a longer
+	// conversation is shortened, oldest first: tool outputs, then tool call
+	// arguments, then the text of earlier turns are replaced by notes saying
+	// how much was left out, in the messages that [Done] returns too. The
+	// last turn (from the last user message on) is always sent whole. 0
+	// means 100,000; a negative value, no limit.
+	HistoryTokens int
+
 	// MaxTokens caps each model response; 0 leaves it to the provider.
 	MaxTokens int
 	// Temperature, when non-nil, sets the sampling temperature.
@@ -83,6 +92,7 @@ const (
 	defaultToolConcurrency = 4
 	defaultToolTimeout     = 10 * time.Minute
 	defaultMaxToolOutput   = 16 << 10
+	defaultHistoryTokens   = 100_000
 	closeTimeout           = 30 * time.Second
 	eventBuffer            = 32
 )
@@ -122,6 +132,9 @@ func New(p Provider, opts Options) *Agent {
 	}
 	if a.opts.MaxToolOutput <= 0 {
 		a.opts.MaxToolOutput = defaultMaxToolOutput
+	}
+	if a.opts.HistoryTokens == 0 {
+		a.opts.HistoryTokens = defaultHistoryTokens
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -167,10 +180,20 @@ func (a *Agent) Run(ctx context.Context, prompt string) <-chan Event {
 // (the Messages of an earlier [Done], say, with a new user turn appended).
 // The slice is not modified.
 func (a *Agent) RunMessages(ctx context.Context, messages []Message) <-chan Event {
-	out := make(chan Event, eventBuffer)
+	r := a.newRun(messages)
+	r.given = a.opts.Sandbox
+	if open := a.opts.Open; open != nil {
+		r.open = func(ctx context.Context, _ func(error)) (Sandbox, error) { return open(ctx) }
+	}
+	go r.execute(ctx)
+	return r.out
+}
+
+// newRun prepares a run of the conversation in messages.
+func (a *Agent) newRun(messages []Message) *run {
 	r := &run{
 		agent:    a,
-		out:      out,
+		out:      make(chan Event, eventBuffer),
 		messages: append([]Message(nil), messages...),
 		ids:      map[string]bool{},
 		start:    time.Now(),
@@ -180,6 +203,5 @@ func (a *Agent) RunMessages(ctx context.Context, messages []Message) <-chan Even
 			r.ids[c.ID] = true
 		}
 	}
-	go r.execute(ctx)
-	return out
+	return r
 }

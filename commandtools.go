@@ -141,6 +141,7 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 		b.WriteString(":\n")
 	case url != "":
 		fmt.Fprintf(&b, " is running; port %d answers at %s\n", in.Port, url)
+		env.Preview(in.Port, url)
 	case in.Port > 0 && !canPreview:
 		fmt.Fprintf(&b, " is running. This sandbox gives no preview URLs, so port %d cannot be opened from outside it.\n", in.Port)
 	default:

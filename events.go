@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// An Event is something that happened during a run: a [Token], [ToolStart],
-// [ToolOutput], [ToolResult], [Error] or [Done]. The set is closed: no other
-// package can add to it. Each marshals to a JSON object whose "type" field
-// names it ("token", "tool_start", "tool_output", "tool_result", "error",
-// "done").
+// An Event is something that happened during a run: a [Token], [ToolInput],
+// [ToolStart], [ToolOutput], [Preview], [ToolResult], [Error] or [Done]. The
+// set is closed: no other package can add to it. Each marshals to a JSON
+// object whose "type" field names it ("token", "tool_input", "tool_start",
+// "tool_output", "preview", "tool_result", "error", "done").
 type Event interface {
 	isEvent()
 }
@@ -21,6 +21,18 @@ type Token struct {
 	// Reasoning marks a piece of the model's visible reasoning rather than
 	// of its answer.
 	Reasoning bool `json:"reasoning,omitempty"`
+}
+
+// ToolInput is a piece of a tool call's arguments, streamed while the model
+// writes them. The first ToolInput of a call comes as soon as its tool's name
+// is known, and carries the arguments written so far (often none); the call's
+// [ToolStart] follows once the model's response is complete. A response that
+// fails midway may leave calls announced by ToolInput that never start.
+type ToolInput struct {
+	Step  int    `json:"step"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Delta string `json:"delta"`
 }
 
 // ToolStart announces that a tool call begins.
@@ -39,6 +51,15 @@ type ToolOutput struct {
 	ID     string `json:"id"`
 	Stream string `json:"stream"` // "stdout" or "stderr"
 	Text   string `json:"text"`
+}
+
+// Preview says that a port inside the sandbox answers at URL, such as the dev
+// server a start_process call started. ID is the tool call that found it.
+type Preview struct {
+	Step int    `json:"step"`
+	ID   string `json:"id"`
+	Port int    `json:"port"`
+	URL  string `json:"url"`
 }
 
 // ToolResult is the end of a tool call.
@@ -93,8 +114,10 @@ type Done struct {
 }
 
 func (Token) isEvent()      {}
+func (ToolInput) isEvent()  {}
 func (ToolStart) isEvent()  {}
 func (ToolOutput) isEvent() {}
+func (Preview) isEvent()    {}
 func (ToolResult) isEvent() {}
 func (Error) isEvent()      {}
 func (Done) isEvent()       {}
@@ -114,6 +137,24 @@ func (e Token) MarshalJSON() ([]byte, error) {
 		Type string `json:"type"`
 		plain
 	}{"token", plain(e)})
+}
+
+// MarshalJSON adds "type":"tool_input".
+func (e ToolInput) MarshalJSON() ([]byte, error) {
+	type plain ToolInput
+	return json.Marshal(struct {
+		Type string `json:"type"`
+		plain
+	}{"tool_input", plain(e)})
+}
+
+// MarshalJSON adds "type":"preview".
+func (e Preview) MarshalJSON() ([]byte, error) {
+	type plain Preview
+	return json.Marshal(struct {
+		Type string `json:"type"`
+		plain
+	}{"preview", plain(e)})
 }
 
 // MarshalJSON adds "type":"tool_start".

@@ -16,6 +16,9 @@ func TestEventsMarshalWithType(t *testing.T) {
 	}{
 		{agentbox.Token{Step: 1, Text: "hi"}, `{"type":"token","step":1,"text":"hi"}`},
 		{agentbox.Token{Step: 2, Text: "hmm", Reasoning: true}, `{"type":"token","step":2,"text":"hmm","reasoning":true}`},
+		{agentbox.ToolInput{Step: 1, ID: "c1", Name: "read_file", Delta: `{"pa`}, `{"type":"tool_input","step":1,"id":"c1","name":"read_file","delta":"{\"pa"}`},
+		{agentbox.Preview{Step: 3, ID: "c9", Port: 5173, URL: "http://127.0.0.1:5173"},
+			`{"type":"preview","step":3,"id":"c9","port":5173,"url":"http://127.0.0.1:5173"}`},
 		{agentbox.ToolStart{Step: 1, ID: "c1", Name: "read_file", Args: json.RawMessage(`{"path":"a"}`)},
 			`{"type":"tool_start","step":1,"id":"c1","name":"read_file","args":{"path":"a"}}`},
 		{agentbox.ToolStart{Step: 1, ID: "c2", Name: "x"}, `{"type":"tool_start","step":1,"id":"c2","name":"x","args":null}`},

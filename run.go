@@ -23,7 +23,17 @@ type run struct {
 	steps    int
 	start    time.Time
 	sandbox  sandboxSlot
+
+	given    Sandbox       // the caller's sandbox: used, never closed
+	open     sandboxOpener // opens the run's sandbox, closed when the run ends…
+	keep     func(Sandbox) // …unless keep takes it
+	lifetime time.Duration // when positive, a LifetimeSetter sandbox is kept alive this long past each refresh
+	finish   func(*Done)   // sees the Done before it is sent
 }
+
+// A sandboxOpener opens a run's sandbox, reporting what it recovered from
+// with warn.
+type sandboxOpener func(ctx context.Context, warn func(error)) (Sandbox, error)
 
 // sandboxSlot hands the sandbox to tool calls once it is ready.
 type sandboxSlot struct {
@@ -69,13 +79,13 @@ func (r *run) execute(parent context.Context) {
 	switch {
 	case a.err != nil:
 		r.sandbox.set(nil, a.err)
-	case a.opts.Sandbox != nil:
-		r.sandbox.set(a.opts.Sandbox, nil)
-	case a.opts.Open != nil:
+	case r.given != nil:
+		r.sandbox.set(r.given, nil)
+	case r.open != nil:
 		openCtx, stop := context.WithCancel(ctx)
 		stopOpening = stop
 		opening.Go(func() {
-			sb, err := a.opts.Open(openCtx)
+			sb, err := r.open(openCtx, func(err error) { r.send(Error{Err: err}) })
 			if err == nil && sb == nil {
 				err = errors.New("the opener returned no sandbox")
 			}
@@ -88,6 +98,11 @@ func (r *run) execute(parent context.Context) {
 	default:
 		r.sandbox.set(nil, ErrNoSandbox)
 	}
+	var keeping sync.WaitGroup
+	stopKeeping := make(chan struct{})
+	if r.lifetime > 0 {
+		keeping.Go(func() { r.keepAlive(ctx, stopKeeping) })
+	}
 
 	reason, err := StopError, a.err
 	if err == nil {
@@ -99,14 +114,20 @@ func (r *run) execute(parent context.Context) {
 
 	stopOpening()
 	opening.Wait()
+	close(stopKeeping)
+	keeping.Wait()
 	var sandboxTime time.Duration
-	if a.opts.Open != nil && r.sandbox.sb != nil {
-		closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
-		if cerr := r.sandbox.sb.Close(closeCtx); cerr != nil {
-			a.log.Warn("agentbox: closing the sandbox failed", "error", cerr)
-			r.out <- Error{Err: fmt.Errorf("close sandbox: %w", cerr)}
+	if r.open != nil && r.sandbox.sb != nil {
+		if r.keep != nil {
+			r.keep(r.sandbox.sb)
+		} else {
+			closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
+			if cerr := r.sandbox.sb.Close(closeCtx); cerr != nil {
+				a.log.Warn("agentbox: closing the sandbox failed", "error", cerr)
+				r.out <- Error{Err: fmt.Errorf("close sandbox: %w", cerr)}
+			}
+			cancelClose()
 		}
-		cancelClose()
 		sandboxTime = time.Since(r.sandbox.openedAt)
 	}
 
@@ -123,6 +144,9 @@ func (r *run) execute(parent context.Context) {
 		Messages:    r.messages,
 		Elapsed:     time.Since(r.start),
 		SandboxTime: sandboxTime,
+	}
+	if r.finish != nil {
+		r.finish(&done)
 	}
 	a.log.Debug("agentbox run done", "reason", reason, "steps", r.steps,
 		"prompt_tokens", r.usage.PromptTokens, "completion_tokens", r.usage.CompletionTokens,
@@ -145,6 +169,38 @@ func (r *run) stopCause(parent, ctx context.Context, err error) (StopReason, err
 		return StopError, cause
 	}
 	return StopError, err
+}
+
+// keepAlive refreshes the lifetime of a LifetimeSetter sandbox every half
+// lifetime until stop is closed, and once more then: the sandbox outlives the
+// run by a whole lifetime.
+func (r *run) keepAlive(ctx context.Context, stop <-chan struct{}) {
+	select {
+	case <-r.sandbox.ready:
+	case <-stop:
+		return
+	}
+	ls, ok := r.sandbox.sb.(LifetimeSetter)
+	if r.sandbox.err != nil || !ok {
+		return
+	}
+	tick := time.NewTicker(r.lifetime / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if err := ls.SetLifetime(ctx, r.lifetime); err != nil && ctx.Err() == nil {
+				r.send(Error{Err: fmt.Errorf("keep the sandbox alive: %w", err)})
+			}
+		case <-stop:
+			lifeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			defer cancel()
+			if err := ls.SetLifetime(lifeCtx, r.lifetime); err != nil {
+				r.agent.log.Warn("agentbox: keeping the sandbox alive failed", "error", err)
+			}
+			return
+		}
+	}
 }
 
 // send delivers ev unless the run is done, in which case it is dropped: a
@@ -198,15 +254,22 @@ type stepResult struct {
 
 // pendingCall accumulates the deltas of one tool call.
 type pendingCall struct {
-	index int
-	id    string
-	name  string
-	args  strings.Builder
+	index     int
+	id        string // as the provider sent it
+	callID    string // as the conversation has it: unique
+	name      string
+	args      strings.Builder
+	announced bool // by a ToolInput
 }
 
 // stream asks the model for one response, streaming its text as Tokens.
 func (r *run) stream(ctx context.Context) (stepResult, error) {
 	a := r.agent
+	if budget := a.opts.HistoryTokens; budget > 0 {
+		if n := elideHistory(r.messages, budget); n > 0 {
+			a.log.Debug("agentbox history shortened", "step", r.steps, "elided", n, "estimated_tokens", estimateTokens(r.messages))
+		}
+	}
 	req := &Request{
 		Model:       a.opts.Model,
 		System:      a.opts.System,
@@ -241,7 +304,18 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 			details = chunk.ReasoningDetails
 		}
 		for _, d := range chunk.ToolCalls {
-			calls = addDelta(calls, d)
+			var c *pendingCall
+			calls, c = addDelta(calls, d)
+			if c.callID == "" {
+				c.callID = r.uniqueID(c.id, len(calls)-1)
+			}
+			switch {
+			case !c.announced && c.name != "":
+				c.announced = true
+				r.send(ToolInput{Step: r.steps, ID: c.callID, Name: c.name, Delta: c.args.String()})
+			case c.announced && d.Arguments != "":
+				r.send(ToolInput{Step: r.steps, ID: c.callID, Name: c.name, Delta: d.Arguments})
+			}
 		}
 		if chunk.Usage != nil {
 			usage = *chunk.Usage
@@ -275,8 +349,8 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 	}
 	msg := Message{Role: RoleAssistant, Content: text.String(), Reasoning: reasoning.String()}
 	slices.SortStableFunc(calls, func(x, y *pendingCall) int { return x.index - y.index })
-	for i, c := range calls {
-		msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: r.uniqueID(c.id, i), Name: c.name, Arguments: c.args.String()})
+	for _, c := range calls {
+		msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: c.callID, Name: c.name, Arguments: c.args.String()})
 	}
 	if len(msg.ToolCalls) > 0 {
 		msg.ReasoningDetails = details
@@ -287,7 +361,8 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 	return stepResult{message: msg, usage: usage, stop: stop}, nil
 }
 
-func addDelta(calls []*pendingCall, d ToolCallDelta) []*pendingCall {
+// addDelta adds d to its call, new or pending, and returns that call.
+func addDelta(calls []*pendingCall, d ToolCallDelta) ([]*pendingCall, *pendingCall) {
 	var c *pendingCall
 	for _, p := range calls {
 		if p.index == d.Index {
@@ -306,7 +381,7 @@ func addDelta(calls []*pendingCall, d ToolCallDelta) []*pendingCall {
 		c.name = d.Name
 	}
 	c.args.WriteString(d.Arguments)
-	return calls
+	return calls, c
 }
 
 // uniqueID returns id, or a new ID when id is empty or already used in the

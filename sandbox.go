@@ -16,7 +16,9 @@ import (
 // one matching [ErrSandboxGone]; use after Close with one matching [ErrClosed].
 //
 // Abilities beyond these come as optional interfaces: [ProcessStarter] for
-// background processes, [Previewer] for URLs of listening ports.
+// background processes, [Previewer] for URLs of listening ports,
+// [LifetimeSetter] for sandboxes that expire, [Resumable] for those another
+// process can reach again.
 //
 // Implementations must be safe for concurrent use: the agent runs the
 // independent tool calls of a step at once.
@@ -110,8 +112,36 @@ type Previewer interface {
 	PreviewURL(ctx context.Context, port int) (string, error)
 }
 
+// A LifetimeSetter is a [Sandbox] that ends by itself when its lifetime
+// runs out, as cloud sandboxes do. A [Session] keeps it alive while in use.
+type LifetimeSetter interface {
+	// SetLifetime makes the sandbox live d from now.
+	SetLifetime(ctx context.Context, d time.Duration) error
+}
+
+// A Resumable is a [Sandbox] that another process can reach again, with a
+// [Reconnector], from its [SandboxRef].
+type Resumable interface {
+	Ref() SandboxRef
+}
+
+// A SandboxRef says how to reach a sandbox again: what kind it is and, for
+// that kind, which one.
+type SandboxRef struct {
+	// Kind names the implementation, such as "e2b" or "local".
+	Kind string `json:"kind"`
+	// ID finds the sandbox among those of its kind: an E2B sandbox ID, a
+	// local workspace folder.
+	ID string `json:"id"`
+}
+
 // An Opener opens a sandbox for a run, which closes it when it ends.
 type Opener func(ctx context.Context) (Sandbox, error)
+
+// A Reconnector reaches a sandbox again from its reference, e.g. in another
+// process. The error matches [ErrSandboxGone] when the sandbox no longer
+// exists.
+type Reconnector func(ctx context.Context, ref SandboxRef) (Sandbox, error)
 
 // Errors that sandboxes report.
 var (

@@ -88,6 +88,16 @@ func (e *Env) Stdout() io.Writer { return outputWriter{e, "stdout"} }
 // Stderr is like Stdout, for stream "stderr".
 func (e *Env) Stderr() io.Writer { return outputWriter{e, "stderr"} }
 
+// Preview tells the caller that port answers at url, with a [Preview]
+// event. Like output, it is dropped once the call has returned.
+func (e *Env) Preview(port int, url string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed && e.emit != nil {
+		e.emit(Preview{Step: e.step, ID: e.id, Port: port, URL: url})
+	}
+}
+
 type outputWriter struct {
 	env    *Env
 	stream string

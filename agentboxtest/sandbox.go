@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/agentbox/agentbox"
 )
@@ -54,6 +55,9 @@ type Sandbox struct {
 	ports   map[int]string
 	changed chan struct{} // closed when a port starts listening or the sandbox closes
 	wg      sync.WaitGroup
+
+	deadline     time.Time // when the lifetime runs out; zero for never
+	lifetimeSets int
 }
 
 var (
@@ -215,10 +219,14 @@ func (s *Sandbox) Running() int {
 	return n
 }
 
-// check returns an error when s is closed or ctx is done. s.mu must be held.
+// check returns an error when s is closed or expired, or ctx is done. s.mu
+// must be held.
 func (s *Sandbox) check(ctx context.Context) error {
-	if s.closed {
+	switch {
+	case s.closed:
 		return errClosed
+	case s.expired():
+		return errExpired
 	}
 	return ctx.Err()
 }

@@ -19,8 +19,9 @@ import (
 )
 
 // A Sandbox is an E2B sandbox: a small cloud VM running envd. It implements
-// [agentbox.Sandbox], [agentbox.ProcessStarter] and [agentbox.Previewer],
-// and is safe for concurrent use.
+// [agentbox.Sandbox], [agentbox.ProcessStarter], [agentbox.Previewer],
+// [agentbox.LifetimeSetter] and [agentbox.Resumable], and is safe for
+// concurrent use.
 //
 // Relative paths resolve against the user's home directory, which is where
 // commands run in E2B's templates.
@@ -49,6 +50,13 @@ type Sandbox struct {
 	closeMu sync.Mutex
 	killed  bool // by Close; guarded by closeMu
 }
+
+var (
+	_ agentbox.ProcessStarter = (*Sandbox)(nil)
+	_ agentbox.Previewer      = (*Sandbox)(nil)
+	_ agentbox.LifetimeSetter = (*Sandbox)(nil)
+	_ agentbox.Resumable      = (*Sandbox)(nil)
+)
 
 // New creates a sandbox from cfg.Template. When E2B answers 429 (the
 // account's concurrent sandboxes are all in use) or 503, it retries with
@@ -105,6 +113,28 @@ func Opener(cfg Config) agentbox.Opener {
 		return sb, nil
 	}
 }
+
+// Reconnector returns an [agentbox.Reconnector] connecting with cfg to the
+// sandbox of an "e2b" reference, for [agentbox.Agent.ResumeSession].
+func Reconnector(cfg Config) agentbox.Reconnector {
+	return func(ctx context.Context, ref agentbox.SandboxRef) (agentbox.Sandbox, error) {
+		if ref.Kind != Kind {
+			return nil, fmt.Errorf("e2b: cannot reach a %q sandbox", ref.Kind)
+		}
+		sb, err := Connect(ctx, ref.ID, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sb, nil
+	}
+}
+
+// Kind is the kind of E2B sandboxes in an [agentbox.SandboxRef].
+const Kind = "e2b"
+
+// Ref returns the reference [Reconnector] reaches the sandbox with: its kind
+// and ID.
+func (s *Sandbox) Ref() agentbox.SandboxRef { return agentbox.SandboxRef{Kind: Kind, ID: s.id} }
 
 // open makes the Sandbox of a created or connected sandbox.
 func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {

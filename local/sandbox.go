@@ -38,6 +38,7 @@ var (
 	_ agentbox.Sandbox        = (*Sandbox)(nil)
 	_ agentbox.ProcessStarter = (*Sandbox)(nil)
 	_ agentbox.Previewer      = (*Sandbox)(nil)
+	_ agentbox.Resumable      = (*Sandbox)(nil)
 )
 
 var (
@@ -119,6 +120,38 @@ func (s *Sandbox) makeFolders(dir string) error {
 		return fmt.Errorf("local: workspace: %w", err)
 	}
 	return nil
+}
+
+// Kind is the kind of local sandboxes in an [agentbox.SandboxRef].
+const Kind = "local"
+
+// Ref returns the reference [Reconnector] reaches the sandbox's workspace
+// with: its kind and the workspace folder as given. A workspace that New
+// made is removed on Close; only a given one (Config.Dir) outlives the
+// sandbox.
+func (s *Sandbox) Ref() agentbox.SandboxRef { return agentbox.SandboxRef{Kind: Kind, ID: s.given} }
+
+// Reconnector returns an [agentbox.Reconnector] opening a sandbox with cfg on
+// the workspace folder of a "local" reference. A folder that no longer
+// exists is an error matching [agentbox.ErrSandboxGone].
+func Reconnector(cfg Config) agentbox.Reconnector {
+	return func(ctx context.Context, ref agentbox.SandboxRef) (agentbox.Sandbox, error) {
+		if ref.Kind != Kind {
+			return nil, fmt.Errorf("local: cannot reach a %q sandbox", ref.Kind)
+		}
+		if !filepath.IsAbs(ref.ID) {
+			return nil, fmt.Errorf("local: workspace %q is not an absolute path", ref.ID)
+		}
+		if fi, err := os.Stat(ref.ID); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("local: workspace %s: %w", ref.ID, agentbox.ErrSandboxGone)
+		}
+		cfg.Dir = ref.ID
+		sb, err := New(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sb, nil
+	}
 }
 
 // Dir returns the workspace folder, with symbolic links resolved.

@@ -1,0 +1,315 @@
+package agentbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Errors that sessions report as their [Done] error.
+var (
+	// ErrSessionBusy means a turn was asked for while another turn of the
+	// session was running.
+	ErrSessionBusy = errors.New("the session is running another turn")
+	// ErrSessionClosed means the session was used after Close, or closed
+	// during the turn.
+	ErrSessionClosed = errors.New("session is closed")
+)
+
+const defaultSessionLifetime = 15 * time.Minute
+
+// SessionOptions configure a [Session]. The zero value is useful.
+type SessionOptions struct {
+	// Lifetime is how long a sandbox that expires (a [LifetimeSetter], such
+	// as E2B's) is kept alive past each use: its lifetime is set at the
+	// start of each turn, every Lifetime/2 during it, and when it ends. 0
+	// means 15 minutes.
+	Lifetime time.Duration
+	// Reconnect reaches the sandbox of a resumed session again, at its first
+	// turn. It is needed to resume a state that has a sandbox.
+	Reconnect Reconnector
+}
+
+func (o SessionOptions) lifetime() time.Duration {
+	if o.Lifetime <= 0 {
+		return defaultSessionLifetime
+	}
+	return o.Lifetime
+}
+
+// SessionState is what a [Session] needs to go on, in this process or
+// another: the conversation, how to reach its sandbox, and the usage so far.
+// It marshals to JSON.
+type SessionState struct {
+	Messages []Message `json:"messages"`
+	// Sandbox is nil when the session has no sandbox of its own yet, or one
+	// that cannot be reached again (not [Resumable]).
+	Sandbox *SandboxRef `json:"sandbox,omitempty"`
+	Usage   Usage       `json:"usage"`
+}
+
+// A Session is a conversation with an agent over many turns, and the sandbox
+// they share: files written and processes started in one turn are there in
+// the next.
+//
+// The session opens its sandbox with the agent's Options.Open at the first
+// turn that needs one (together with that turn's first model request, as a
+// run does) and keeps it until Close; a sandbox the agent was given
+// (Options.Sandbox) is used and never closed. A sandbox that has died
+// between turns is replaced by a new one at the next turn, with a non-fatal
+// [Error] event saying so. History beyond the agent's Options.HistoryTokens
+// is shortened as runs do.
+//
+// A Session is safe for concurrent use, but runs one turn at a time.
+type Session struct {
+	agent *Agent
+	opts  SessionOptions
+
+	mu       sync.Mutex
+	messages []Message
+	usage    Usage
+	sandbox  Sandbox     // opened or reached again by a turn; nil before
+	ref      *SandboxRef // a resumed session's sandbox, until a turn reaches it
+	running  chan struct{}
+	cancel   context.CancelCauseFunc // cancels the running turn
+	closed   bool
+}
+
+// NewSession starts a session with no turns yet.
+func (a *Agent) NewSession(opts SessionOptions) *Session {
+	return &Session{agent: a, opts: opts}
+}
+
+// ResumeSession continues the session that state describes. Its sandbox, if
+// it has one, is reached again with opts.Reconnect at the first turn that
+// needs it; when that sandbox is gone, a new one is opened in its place.
+func (a *Agent) ResumeSession(state SessionState, opts SessionOptions) (*Session, error) {
+	s := a.NewSession(opts)
+	s.messages = slices.Clone(state.Messages)
+	s.usage = state.Usage
+	if state.Sandbox != nil && a.opts.Sandbox == nil {
+		if opts.Reconnect == nil {
+			return nil, fmt.Errorf("agentbox: resuming a session with a %q sandbox needs SessionOptions.Reconnect", state.Sandbox.Kind)
+		}
+		ref := *state.Sandbox
+		s.ref = &ref
+	}
+	return s, nil
+}
+
+// Send adds text as the user's next turn and runs it. The events and their
+// contract are those of [Agent.Run]: the last is always a [Done], whose
+// Messages is the whole conversation. While a turn runs, another Send ends at
+// once with [ErrSessionBusy].
+func (s *Session) Send(ctx context.Context, text string) <-chan Event {
+	return s.turn(ctx, func(msgs []Message) ([]Message, error) {
+		return append(msgs, Message{Role: RoleUser, Content: text}), nil
+	})
+}
+
+// Retry runs the last turn again: what followed the last user message is
+// dropped and the model answers that message anew. Files the dropped answer
+// wrote stay in the sandbox.
+func (s *Session) Retry(ctx context.Context) <-chan Event {
+	return s.turn(ctx, func(msgs []Message) ([]Message, error) {
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if msgs[i].Role == RoleUser {
+				return msgs[:i+1], nil
+			}
+		}
+		return nil, errors.New("agentbox: the session has no turn to retry")
+	})
+}
+
+// turn starts a run of the conversation that next makes of the session's.
+func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, error)) <-chan Event {
+	a := s.agent
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	switch {
+	case s.closed:
+		err = ErrSessionClosed
+	case s.running != nil:
+		err = ErrSessionBusy
+	}
+	var msgs []Message
+	if err == nil {
+		msgs, err = next(slices.Clone(s.messages))
+	}
+	if err != nil {
+		out := make(chan Event, 1)
+		out <- Done{Reason: StopError, Err: err, Messages: slices.Clone(s.messages)}
+		close(out)
+		return out
+	}
+
+	r := a.newRun(msgs)
+	switch {
+	case a.opts.Sandbox != nil:
+		r.given = a.opts.Sandbox
+	case s.sandbox != nil || s.ref != nil || a.opts.Open != nil:
+		r.open, r.keep = s.openSandbox, s.adopt
+	}
+	r.lifetime = s.opts.lifetime()
+	ctx, cancel := context.WithCancelCause(ctx)
+	running := make(chan struct{})
+	s.running, s.cancel = running, cancel
+	r.finish = func(d *Done) {
+		s.mu.Lock()
+		s.messages = slices.Clone(d.Messages)
+		s.usage.Add(d.Usage)
+		s.running, s.cancel = nil, nil
+		s.mu.Unlock()
+		cancel(nil)
+		close(running)
+	}
+	go r.execute(ctx)
+	return r.out
+}
+
+// openSandbox gives a turn the session's sandbox, once it has checked that
+// it is alive; it reaches a resumed session's sandbox again, and opens a new
+// one when there is none or it is gone.
+func (s *Session) openSandbox(ctx context.Context, warn func(error)) (Sandbox, error) {
+	s.mu.Lock()
+	sb, ref := s.sandbox, s.ref
+	s.mu.Unlock()
+	gone := func(err error) {
+		warn(fmt.Errorf("the session's sandbox is gone, so this turn gets a new one without the files of earlier turns: %w", err))
+	}
+	if sb == nil && ref != nil {
+		var err error
+		sb, err = s.opts.Reconnect(ctx, *ref)
+		switch {
+		case errors.Is(err, ErrSandboxGone):
+			gone(err)
+			sb = nil
+		case err != nil:
+			return nil, fmt.Errorf("reach the session's %s sandbox again: %w", ref.Kind, err)
+		}
+	}
+	if ls, ok := sb.(LifetimeSetter); ok {
+		// Not cancelled with the turn: a short turn keeps it alive too.
+		lifeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		err := ls.SetLifetime(lifeCtx, s.opts.lifetime())
+		cancel()
+		switch {
+		case errors.Is(err, ErrSandboxGone):
+			gone(err)
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			sb.Close(closeCtx) // releases what this process holds of it
+			cancel()
+			sb = nil
+		case err != nil:
+			warn(fmt.Errorf("keep the session's sandbox alive: %w", err))
+		}
+	}
+	if sb != nil {
+		return sb, nil
+	}
+	if s.agent.opts.Open == nil {
+		return nil, fmt.Errorf("%w, and the agent has no Options.Open to open another", ErrSandboxGone)
+	}
+	return s.agent.opts.Open(ctx)
+}
+
+// adopt keeps the sandbox a turn used, unless the session was closed
+// meanwhile.
+func (s *Session) adopt(sb Sandbox) {
+	s.mu.Lock()
+	closed := s.closed
+	if closed {
+		s.sandbox = nil
+	} else {
+		s.sandbox, s.ref = sb, nil
+	}
+	s.mu.Unlock()
+	if closed {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := sb.Close(ctx); err != nil {
+			s.agent.log.Warn("agentbox: closing the session's sandbox failed", "error", err)
+		}
+	}
+}
+
+// State returns what [Agent.ResumeSession] needs to continue the session.
+// During a turn, it is the state before that turn.
+func (s *Session) State() SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := SessionState{Messages: slices.Clone(s.messages), Usage: s.usage}
+	if r, ok := s.sandbox.(Resumable); ok {
+		ref := r.Ref()
+		st.Sandbox = &ref
+	} else if s.ref != nil {
+		ref := *s.ref
+		st.Sandbox = &ref
+	}
+	return st
+}
+
+// Messages returns the conversation so far.
+func (s *Session) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.messages)
+}
+
+// Usage returns the usage of all the session's turns.
+func (s *Session) Usage() Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usage
+}
+
+// Sandbox returns the sandbox the session's turns use: the agent's
+// Options.Sandbox, or the one the session opened; nil before a turn has
+// opened one.
+func (s *Session) Sandbox() Sandbox {
+	if sb := s.agent.opts.Sandbox; sb != nil {
+		return sb
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sandbox
+}
+
+// Close ends the session: a running turn is cancelled (its Done error
+// matches [ErrSessionClosed]) and waited for, and the sandbox the session
+// opened is closed. Later turns end at once with ErrSessionClosed. Calling
+// Close again returns nil once all is done.
+func (s *Session) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	running, cancel := s.running, s.cancel
+	s.mu.Unlock()
+	if running != nil {
+		cancel(ErrSessionClosed)
+		select {
+		case <-running:
+		case <-ctx.Done():
+			return fmt.Errorf("agentbox: closing the session: waiting for its turn to end: %w", ctx.Err())
+		}
+	}
+	s.mu.Lock()
+	sb := s.sandbox
+	s.sandbox = nil
+	s.mu.Unlock()
+	if sb == nil {
+		return nil
+	}
+	if err := sb.Close(ctx); err != nil {
+		s.mu.Lock()
+		if s.sandbox == nil {
+			s.sandbox = sb // for a later Close to try again
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("agentbox: closing the session's sandbox: %w", err)
+	}
+	return nil
+}
