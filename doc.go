@@ -9,8 +9,10 @@
 //	for ev := range agent.Run(ctx, "Create a counter app") {
 //		switch ev := ev.(type) {
 //		case agentbox.Token:      // streamed model text
+//		case agentbox.ToolInput:  // a tool call's arguments, as the model writes them
 //		case agentbox.ToolStart:  // a tool call begins, with its complete arguments
 //		case agentbox.ToolOutput: // streamed stdout/stderr of a running tool
+//		case agentbox.Preview:    // a port of the sandbox answers at a URL
 //		case agentbox.ToolResult: // what the tool returned to the model, its error, its duration
 //		case agentbox.Error:      // a non-fatal notice (a retry, a fallback) or the fatal error
 //		case agentbox.Done:       // always last: stop reason, error, usage, conversation
@@ -42,6 +44,16 @@
 //     with a marker in between).
 //   - Cancelling ctx stops the model stream, kills running commands, closes
 //     what the run opened, sends [Done] and leaves no goroutine behind.
+//   - A conversation longer than [Options.HistoryTokens] is shortened before
+//     each request, oldest tool output first, never the last turn.
+//
+// # Sessions
+//
+// A [Session] ([Agent.NewSession]) runs turn after turn of one conversation
+// in one sandbox, so that what a turn builds is there for the next; it keeps
+// a sandbox that expires ([LifetimeSetter]) alive while in use, and its
+// [SessionState] resumes it in another process ([Agent.ResumeSession]).
+// Package uistream serves sessions to browser chat clients.
 //
 // # Implementations
 //

@@ -103,3 +103,41 @@ func ExampleEvent_json() {
 	// {"type":"token","step":1,"text":"Hi"}
 	// {"type":"tool_result","step":1,"id":"c1","name":"run_command","output":"[exit code 0]","duration_ms":0}
 }
+
+// A session of two turns in one sandbox: the second reads what the first
+// wrote. Its state is what another process resumes it from.
+func ExampleSession() {
+	provider := agentboxtest.NewProvider(
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "w", Name: "write_file", Args: `{"files":[{"path":"todo.txt","content":"ship it\n"}]}`}}},
+		agentboxtest.Reply("Noted."),
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "r", Name: "read_file", Args: `{"path":"todo.txt"}`}}},
+		agentboxtest.Reply("It says: ship it."),
+	)
+	opened := 0
+	agent := agentbox.New(provider, agentbox.Options{
+		Open: func(ctx context.Context) (agentbox.Sandbox, error) {
+			opened++
+			return agentboxtest.NewSandbox(), nil
+		},
+	})
+	session := agent.NewSession(agentbox.SessionOptions{})
+	defer session.Close(context.Background())
+	for _, msg := range []string{"Note: ship it", "What is on my list?"} {
+		for ev := range session.Send(context.Background(), msg) {
+			switch ev := ev.(type) {
+			case agentbox.ToolResult:
+				fmt.Printf("%s: %q\n", ev.Name, ev.Output)
+			case agentbox.Done:
+				fmt.Printf("answer: %s\n", ev.Messages[len(ev.Messages)-1].Content)
+			}
+		}
+	}
+	state := session.State()
+	fmt.Printf("%d sandbox opened; the state has %d messages and %d tokens\n", opened, len(state.Messages), state.Usage.TotalTokens())
+	// Output:
+	// write_file: "Wrote 1 file:\ntodo.txt (8 bytes)"
+	// answer: Noted.
+	// read_file: "ship it\n"
+	// answer: It says: ship it.
+	// 1 sandbox opened; the state has 8 messages and 0 tokens
+}

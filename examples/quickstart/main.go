@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,11 +33,12 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/examples/internal/choose"
+	"github.com/agentbox/agentbox/examples/internal/replay"
 	"github.com/agentbox/agentbox/openrouter"
 	"golang.org/x/term"
 )
 
-const defaultPrompt = "Build a counter web app: a page with a number and a +1 button, and a tiny server that keeps the count."
+const defaultPrompt = replay.Prompt
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,11 +78,11 @@ func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) erro
 		return errors.New("the recorded session runs Node.js, and node is not installed (e.g. apt-get install nodejs)")
 	}
 	if provider == nil {
-		port, err := freePort()
+		port, err := replay.FreePort()
 		if err != nil {
 			return err
 		}
-		provider = agentboxtest.NewProvider(recording(port)...)
+		provider = agentboxtest.NewProvider(replay.Steps(port)...)
 	}
 	out, err := run(ctx, w, provider, sb, prompt, !live)
 	if err != nil {
@@ -190,14 +190,4 @@ func portOf(args []byte) int {
 		return 0
 	}
 	return in.Port
-}
-
-// freePort returns a TCP port that nothing listens on.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/examples/internal/replay"
 	"github.com/agentbox/agentbox/local"
 	"github.com/agentbox/agentbox/openrouter/openroutertest"
 	"go.uber.org/goleak"
@@ -68,17 +69,17 @@ func TestQuickstartBuildsAndServesTheApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close(context.Background())
-	port, err := freePort()
+	port, err := replay.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	got, err := run(ctx, &out, agentboxtest.NewProvider(recording(port)...), sb, defaultPrompt, true)
+	got, err := run(ctx, &out, agentboxtest.NewProvider(replay.Steps(port)...), sb, defaultPrompt, true)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	for _, name := range appFiles {
-		if data, err := os.ReadFile(filepath.Join(sb.Dir(), name)); err != nil || string(data) != appFile(name) {
+	for _, name := range replay.Files {
+		if data, err := os.ReadFile(filepath.Join(sb.Dir(), name)); err != nil || string(data) != replay.File(name) {
 			t.Errorf("%s in the workspace = %q, %v; want the app's file", name, data, err)
 		}
 	}
@@ -137,7 +138,7 @@ func TestQuickstartFailsWhenAStepFails(t *testing.T) {
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	_, err := run(ctx, &out, agentboxtest.NewProvider(recording(4000)...), sb, defaultPrompt, true)
+	_, err := run(ctx, &out, agentboxtest.NewProvider(replay.Steps(4000)...), sb, defaultPrompt, true)
 	if err == nil || !strings.Contains(err.Error(), "run_command: exit code 127") {
 		t.Errorf("run with no node = %v, want an error naming the failed command\n%s", err, out.String())
 	}
@@ -148,12 +149,12 @@ func TestQuickstartFailsWhenAStepFails(t *testing.T) {
 
 func TestQuickstartWithALiveModel(t *testing.T) {
 	needNode(t)
-	port, err := freePort()
+	port, err := replay.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A fake OpenRouter plays the live model.
-	srv := openroutertest.NewServer(t, openroutertest.FromSteps(recording(port)...)...)
+	srv := openroutertest.NewServer(t, openroutertest.FromSteps(replay.Steps(port)...)...)
 	srv.APIKey = "sk-or-v1-quickstart-test"
 	srv.Models = []string{"test/model"}
 	t.Setenv("OPENROUTER_API_KEY", srv.APIKey)
@@ -185,12 +186,12 @@ func TestQuickstartOnE2B(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
+	port, err := replay.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	got, err := run(ctx, &out, agentboxtest.NewProvider(recording(port)...), sb, defaultPrompt, true)
+	got, err := run(ctx, &out, agentboxtest.NewProvider(replay.Steps(port)...), sb, defaultPrompt, true)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

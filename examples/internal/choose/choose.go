@@ -13,14 +13,29 @@ import (
 // Sandbox opens an E2B sandbox when E2B_API_KEY (or E2B_DEBUG) is set, with
 // the configuration of e2b.FromEnv, and a local sandbox otherwise.
 func Sandbox(ctx context.Context) (agentbox.Sandbox, error) {
+	return Opener()(ctx)
+}
+
+// Kind returns the kind of sandboxes Sandbox opens: "e2b" or "local".
+func Kind() string {
 	if cfg := e2b.FromEnv(); cfg.APIKey != "" || cfg.Debug {
-		sb, err := e2b.New(ctx, cfg)
+		return e2b.Kind
+	}
+	return local.Kind
+}
+
+// Opener returns an opener of the sandboxes Sandbox opens.
+func Opener() agentbox.Opener {
+	if Kind() == e2b.Kind {
+		return e2b.Opener(e2b.FromEnv())
+	}
+	return func(ctx context.Context) (agentbox.Sandbox, error) {
+		sb, err := local.New(ctx, local.Config{})
 		if err != nil {
 			return nil, err
 		}
 		return sb, nil
 	}
-	return local.New(ctx, local.Config{})
 }
 
 // IsLocal reports whether sb runs commands on this machine, as a local

@@ -1,0 +1,138 @@
+// Command webapp serves a web page where an agent builds web apps: a chat, a
+// terminal of its tool calls and their output, and a live preview of the app
+// it starts.
+//
+//	go run ./examples/webapp [-addr 127.0.0.1:8080]
+//
+// Open the address it prints. With OPENROUTER_API_KEY set (and
+// OPENROUTER_MODEL, OPENROUTER_BASE_URL if wanted), a live model does the
+// work; otherwise a recorded session builds a counter app, for real, in a
+// local sandbox. With E2B_API_KEY set (and the other E2B_* variables if
+// wanted), each chat gets an E2B sandbox instead, and the preview shows the
+// app at its public URL. The page needs no build step: it is one HTML file
+// that speaks the AI SDK UI message stream protocol to /api/chat, which a
+// useChat front end can use as well.
+package main
+
+import (
+	"cmp"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/examples/internal/choose"
+	"github.com/agentbox/agentbox/examples/internal/replay"
+	"github.com/agentbox/agentbox/openrouter"
+	"github.com/agentbox/agentbox/uistream"
+)
+
+//go:embed index.html
+var page []byte
+
+// defaultModel is the model asked when OPENROUTER_MODEL is not set.
+const defaultModel = "anthropic/claude-sonnet-4.5"
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "the address to serve the page at")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, *addr, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "webapp:", err)
+		os.Exit(1)
+	}
+}
+
+// serve serves the app at addr until ctx is done, then closes every chat's
+// sandbox.
+func serve(ctx context.Context, addr string, w io.Writer) error {
+	a, err := newApp(w)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(w, "Open http://%s in a browser. Ctrl-C stops the server and removes the sandboxes.\n", ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a.chats.Close(shutdown) // ends the streams still running, then the server can stop
+	srv.Shutdown(shutdown)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// app is the web app: the page, its settings, and the chats.
+type app struct {
+	http.Handler
+	chats  *uistream.Handler
+	config pageConfig
+}
+
+// pageConfig is what the page learns from GET /api/config.
+type pageConfig struct {
+	Live    bool   `json:"live"`    // a live model answers
+	Prompt  string `json:"prompt"`  // a prompt to start with
+	Sandbox string `json:"sandbox"` // "local" or "e2b"
+}
+
+// newApp makes the app, with OpenRouter when OPENROUTER_API_KEY is set and
+// the recorded session otherwise, and sandboxes as choose opens them.
+func newApp(w io.Writer) (*app, error) {
+	var provider agentbox.Provider = replay.Provider()
+	cfg := openrouter.FromEnv()
+	live := cfg.APIKey != ""
+	if live {
+		if len(cfg.Models) == 0 {
+			cfg.Models = []string{defaultModel}
+		}
+		cfg.Title = "agentbox webapp"
+		p, err := openrouter.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		provider = p
+		fmt.Fprintf(w, "Model: %s on OpenRouter.\n", cfg.Models[0])
+	} else {
+		fmt.Fprintln(w, "No OPENROUTER_API_KEY: a recorded session answers the first message of each chat (the sandbox work is real).")
+	}
+	agent := agentbox.New(provider, agentbox.Options{Open: choose.Opener()})
+	a := &app{
+		chats:  uistream.New(agent, uistream.Options{}),
+		config: pageConfig{Live: live, Prompt: cmp.Or(os.Getenv("WEBAPP_PROMPT"), replay.Prompt), Sandbox: choose.Kind()},
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/chat", a.chats)
+	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(a.config)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(page)
+	})
+	a.Handler = mux
+	return a, nil
+}

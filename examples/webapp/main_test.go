@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/examples/internal/replay"
+	"github.com/agentbox/agentbox/openrouter/openroutertest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// needNode fails t in CI and skips it elsewhere when Node.js, which the
+// recorded session's app runs on, is missing.
+func needNode(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node is not installed, and CI must run the webapp's session: %v", err)
+		}
+		t.Skipf("the recorded session runs Node.js, and node is not installed: %v", err)
+	}
+}
+
+// startApp serves the app with the environment variables env, and none of
+// those it reads otherwise: by default, offline, with the recorded session
+// and local sandboxes.
+func startApp(t *testing.T, env map[string]string) (*app, *httptest.Server) {
+	t.Helper()
+	for _, v := range []string{"OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_MODEL", "E2B_API_KEY", "E2B_DEBUG", "E2B_SANDBOX_URL", "WEBAPP_PROMPT"} {
+		t.Setenv(v, env[v])
+	}
+	a, err := newApp(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.chats.Close(ctx); err != nil {
+			t.Errorf("closing the chats: %v", err)
+		}
+		srv.Close()
+	})
+	return a, srv
+}
+
+func get(t *testing.T, url string) (string, error) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body), err
+}
+
+// chat posts a message to the chat and returns the stream's chunks.
+func chat(t *testing.T, srv *httptest.Server, messages string) []map[string]any {
+	t.Helper()
+	body := `{"id":"chat-1","trigger":"submit-message","messages":[` + messages + `]}`
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/api/chat", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Vercel-Ai-Ui-Message-Stream") != "v1" {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST /api/chat: %s %s", resp.Status, b)
+	}
+	var chunks []map[string]any
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c map[string]any
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			t.Fatalf("chunk %q: %v", data, err)
+		}
+		chunks = append(chunks, c)
+	}
+	return chunks
+}
+
+func userMessage(text string) string {
+	b, _ := json.Marshal(map[string]any{"id": "u", "role": "user", "parts": []map[string]string{{"type": "text", "text": text}}})
+	return string(b)
+}
+
+func TestThePageAndItsConfig(t *testing.T) {
+	_, srv := startApp(t, nil)
+	page, err := get(t, srv.URL+"/")
+	if err != nil || !strings.Contains(page, `id="preview"`) || !strings.Contains(page, "/api/chat") {
+		t.Errorf("GET /: %v, a page without the preview or the chat:\n%.200s", err, page)
+	}
+	if _, err := get(t, srv.URL+"/nothing"); err == nil {
+		t.Errorf("GET /nothing answered 200")
+	}
+	cfg, err := get(t, srv.URL+"/api/config")
+	want, _ := json.Marshal(pageConfig{Live: false, Prompt: replay.Prompt, Sandbox: "local"})
+	if err != nil || strings.TrimSpace(cfg) != string(want) {
+		t.Errorf("GET /api/config = %s, %v; want %s", cfg, err, want)
+	}
+}
+
+// TestTheAppSurvivesTheNextMessage builds the app in a chat's first message
+// and checks that it still runs, at the same preview URL, after the second.
+func TestTheAppSurvivesTheNextMessage(t *testing.T) {
+	needNode(t)
+	_, srv := startApp(t, nil)
+	var preview string
+	var tools []string
+	for _, c := range chat(t, srv, userMessage(replay.Prompt)) {
+		switch c["type"] {
+		case "data-preview":
+			preview = c["data"].(map[string]any)["url"].(string)
+		case "tool-output-available":
+			tools = append(tools, c["toolCallId"].(string))
+		case "tool-output-error", "error":
+			t.Errorf("the session failed: %v", c)
+		}
+	}
+	if len(tools) != 3 || preview == "" {
+		t.Fatalf("first message: tools %v, preview %q; want 3 tools and a preview", tools, preview)
+	}
+	if page, err := get(t, preview); err != nil || !strings.Contains(page, `id="add"`) {
+		t.Fatalf("the preview %s: %v %.100s", preview, err, page)
+	}
+	var answer string
+	for _, c := range chat(t, srv, userMessage(replay.Prompt)+`,{"id":"a","role":"assistant","parts":[{"type":"text","text":"Done"}]},`+userMessage("Make it blue.")) {
+		if c["type"] == "text-delta" {
+			answer += c["delta"].(string)
+		}
+	}
+	if answer != replay.Later {
+		t.Errorf("second message answered %q", answer)
+	}
+	if page, err := get(t, preview+"/api/count"); err != nil || !strings.Contains(page, "count") {
+		t.Errorf("after the second message the app no longer answers at %s: %v", preview, err)
+	}
+}
+
+// TestWithOpenRouterAndE2B runs a chat with the services the environment
+// names: OpenRouter (a fake playing the recorded session) and E2B (the fake,
+// in debug mode, whose previews are at localhost).
+func TestWithOpenRouterAndE2B(t *testing.T) {
+	needNode(t)
+	port, err := replay.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := openroutertest.NewServer(t, openroutertest.FromSteps(replay.Steps(port)...)...)
+	model.APIKey = "sk-or-v1-webapp-test"
+	sandboxes := e2btest.NewServer(t, e2btest.Options{Debug: true})
+	_, srv := startApp(t, map[string]string{
+		"OPENROUTER_API_KEY": model.APIKey, "OPENROUTER_BASE_URL": model.URL, "OPENROUTER_MODEL": "test/model",
+		"E2B_DEBUG": "true", "E2B_SANDBOX_URL": sandboxes.DebugURL(),
+		"WEBAPP_PROMPT": "Build it.",
+	})
+	cfg, err := get(t, srv.URL+"/api/config")
+	if want := `{"live":true,"prompt":"Build it.","sandbox":"e2b"}`; err != nil || strings.TrimSpace(cfg) != want {
+		t.Errorf("GET /api/config = %s, %v; want %s", cfg, err, want)
+	}
+	var preview string
+	for _, c := range chat(t, srv, userMessage("Build it.")) {
+		switch c["type"] {
+		case "data-preview":
+			preview = c["data"].(map[string]any)["url"].(string)
+		case "tool-output-error", "error":
+			t.Errorf("the session failed: %v", c)
+		}
+	}
+	if want := fmt.Sprintf("http://localhost:%d", port); preview != want {
+		t.Fatalf("preview %q, want E2B's debug preview %s", preview, want)
+	}
+	if page, err := get(t, preview); err != nil || !strings.Contains(page, `id="add"`) {
+		t.Errorf("the preview %s: %v %.100s", preview, err, page)
+	}
+	if n := len(sandboxes.Commands()); n < 2 {
+		t.Errorf("envd ran %d commands, want the session's", n)
+	}
+}

@@ -1,0 +1,222 @@
+package uistream_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/uistream"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// previewSandbox is an agentboxtest sandbox where "serve PORT" pretends to
+// start a server on PORT.
+func previewSandbox() *agentboxtest.Sandbox {
+	sb := agentboxtest.NewSandbox()
+	sb.Handler = func(ctx context.Context, s *agentboxtest.Sandbox, cmd agentbox.Command) (agentbox.Result, error) {
+		if port, ok := strings.CutPrefix(cmd.Cmd, "serve "); ok {
+			s.Listen(8080, "http://127.0.0.1:"+port)
+			<-ctx.Done()
+			return agentbox.Result{ExitCode: -1}, nil
+		}
+		return agentboxtest.Shell(ctx, s, cmd)
+	}
+	return sb
+}
+
+// scriptedRun is a run with reasoning, text, streamed tool input, command
+// output, a failing command, a preview, a malformed call and a final answer.
+func scriptedRun() []agentboxtest.Step {
+	return []agentboxtest.Step{
+		{
+			Reasoning: []string{"The user wants ", "a page."},
+			Text:      []string{"I'll write ", "it."},
+			Calls:     []agentboxtest.Call{{ID: "call_write", Name: "write_file", Args: `{"files":[{"path":"index.html","content":"<h1>Hi</h1>\n"}]}`, Split: 24}},
+			Usage:     &agentbox.Usage{PromptTokens: 1200, CompletionTokens: 40},
+		},
+		{
+			Text:  []string{"Checking."},
+			Calls: []agentboxtest.Call{{ID: "call_check", Name: "run_command", Args: `{"command":"cat index.html; echo oops >&2; exit 3"}`}},
+			Usage: &agentbox.Usage{PromptTokens: 1300, CompletionTokens: 20},
+		},
+		{
+			Calls: []agentboxtest.Call{
+				{ID: "call_serve", Name: "start_process", Args: `{"command":"serve 8080","port":8080}`},
+				{ID: "call_bad", Name: "read_file", Args: `{"path":`},
+			},
+			Usage: &agentbox.Usage{PromptTokens: 1400, CompletionTokens: 30},
+		},
+		{
+			Text:  []string{"Done: ", "open the preview."},
+			Usage: &agentbox.Usage{PromptTokens: 1500, CompletionTokens: 10, Cost: 0.0125},
+		},
+	}
+}
+
+func chatBody(id, text string) string {
+	return `{"id":"` + id + `","messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":` + quote(text) + `}]}],"trigger":"submit-message"}`
+}
+
+func quote(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == '"' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return `"` + b.String() + `"`
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to write it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("stream differs from %s (-want +got):\n%s", path, diff)
+	}
+}
+
+func TestGoldenStreams(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []agentboxtest.Step
+	}{
+		{"scripted.golden", scriptedRun()},
+		{"failed.golden", []agentboxtest.Step{{
+			Text: []string{"Part of an answer"}, FailAfter: 1,
+			Err: &agentbox.ProviderError{Provider: "openrouter", Kind: agentbox.KindRateLimited, StatusCode: 429, Message: "rate limited", Model: "some/model", Hint: "wait, or add a fallback model"},
+		}}},
+		{"warned.golden", []agentboxtest.Step{{Warnings: []error{errors.New("openrouter: 429 for some/model: falling back to other/model")}, Text: []string{"Hi."}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := previewSandbox()
+			defer sb.Close(context.Background())
+			agent := agentbox.New(agentboxtest.NewProvider(tc.steps...), agentbox.Options{Sandbox: sb})
+			h := uistream.New(agent, uistream.Options{MessageID: func() string { return "msg-1" }})
+			defer h.Close(context.Background())
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(chatBody("chat-1", "Make a page")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			for k, v := range map[string]string{
+				"Content-Type":                  "text/event-stream",
+				"Cache-Control":                 "no-cache",
+				"X-Vercel-Ai-Ui-Message-Stream": "v1",
+				"X-Accel-Buffering":             "no",
+			} {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			chunks(t, string(body))
+			golden(t, tc.name, string(body))
+		})
+	}
+}
+
+// TestEncoderKeepsOrder feeds events in orders a run does not make: a
+// result without a start, input after it is available, a second Done.
+func TestEncoderKeepsOrder(t *testing.T) {
+	var b bytes.Buffer
+	enc := uistream.NewEncoder(&b, "m")
+	for _, ev := range []agentbox.Event{
+		agentbox.Error{Err: errors.New("retrying")},
+		agentbox.Token{Step: 1, Text: "a"},
+		agentbox.Token{Step: 1, Text: "b", Reasoning: true},
+		agentbox.Token{Step: 1, Text: "c"},
+		agentbox.ToolResult{Step: 1, ID: "x", Name: "t", Output: "Error: bad", Err: errors.New("bad")},
+		agentbox.ToolInput{Step: 1, ID: "x", Name: "t", Delta: "{}"},
+		agentbox.ToolStart{Step: 2, ID: "y", Name: "t", Args: []byte("{not json")},
+		agentbox.ToolResult{Step: 2, ID: "y", Name: "t", Output: "ok"},
+		agentbox.ToolResult{Step: 2, ID: "y", Name: "t", Output: "again"},
+		agentbox.Error{Err: errors.New("boom"), Fatal: true},
+		agentbox.Done{Reason: agentbox.StopError, Err: errors.New("boom"), Steps: 2, Elapsed: time.Second},
+		agentbox.Token{Step: 3, Text: "late"},
+	} {
+		if err := enc.Encode(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := chunks(t, b.String())
+	want := []string{"start", "data-warning", "start-step", "text-start", "text-delta", "text-end",
+		"reasoning-start", "reasoning-delta", "reasoning-end", "text-start", "text-delta", "text-end",
+		"tool-input-start", "tool-input-available", "tool-output-error",
+		"finish-step", "start-step", "tool-input-start", "tool-input-available", "tool-output-available",
+		"finish-step", "error", "finish"}
+	if diff := cmp.Diff(want, types(cs)); diff != "" {
+		t.Errorf("chunk types (-want +got):\n%s", diff)
+	}
+	if in := find(cs, "tool-input-available")[1]["input"]; in != nil {
+		t.Errorf("invalid arguments sent as input %v, want null", in)
+	}
+}
+
+func TestEncoderFail(t *testing.T) {
+	var b bytes.Buffer
+	enc := uistream.NewEncoder(&b, "m")
+	enc.Encode(agentbox.Token{Step: 1, Text: "a"})
+	if err := enc.Fail(errors.New("the sandbox could not open")); err != nil {
+		t.Fatal(err)
+	}
+	enc.Fail(errors.New("again"))
+	cs := chunks(t, b.String())
+	if diff := cmp.Diff([]string{"start", "start-step", "text-start", "text-delta", "text-end", "finish-step", "error", "finish"}, types(cs)); diff != "" {
+		t.Errorf("chunk types (-want +got):\n%s", diff)
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n--; w.n < 0 {
+		return 0, errors.New("connection reset")
+	}
+	return len(p), nil
+}
+
+func TestEncoderWriteError(t *testing.T) {
+	enc := uistream.NewEncoder(&failingWriter{n: 1}, "m")
+	if err := enc.Encode(agentbox.Token{Step: 1, Text: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	err := enc.Encode(agentbox.Token{Step: 1, Text: "b"})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Encode on a broken writer: %v", err)
+	}
+	if again := enc.Encode(agentbox.Done{}); again != err {
+		t.Errorf("Encode after a write error: %v, want the first error again", again)
+	}
+}

@@ -1,0 +1,269 @@
+package uistream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/agentbox/agentbox"
+)
+
+// Options configure a [Handler]. The zero value is useful.
+type Options struct {
+	// Session configures the sessions the handler starts.
+	Session agentbox.SessionOptions
+	// IdleTimeout is how long a chat's session lives after its last turn
+	// ends; then it is closed, with the sandbox it opened. 0 means 15
+	// minutes.
+	IdleTimeout time.Duration
+	// MaxSessions is the most chats with a session at once; a new chat
+	// beyond it is refused with 503. 0 means 100.
+	MaxSessions int
+	// MaxBodyBytes is the largest request body accepted; 0 means 4 MiB.
+	MaxBodyBytes int64
+	// MessageID returns the ID of each new assistant message; nil means
+	// random IDs.
+	MessageID func() string
+	// Logger receives a record per refused request and per closed session.
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+const (
+	defaultIdleTimeout  = 15 * time.Minute
+	defaultMaxSessions  = 100
+	defaultMaxBodyBytes = 4 << 20
+	closeTimeout        = 30 * time.Second
+)
+
+// A Handler serves an agent's runs to chat clients in the AI SDK UI message
+// stream protocol v1, the protocol of the AI SDK's useChat.
+//
+// It takes POSTs of the chat request body ({id, messages, trigger}) and
+// answers each with the run of the last user message as a stream of
+// server-sent events (see [Encoder] for what each event becomes). A failed
+// run is still a 200 response: its stream ends with "error", then "finish"
+// with finishReason "error", then "[DONE]". Requests it cannot take get a
+// 4xx or 5xx status and a JSON body {"error": "..."}: wrong method (405),
+// malformed body (400), body too large (413), a turn of the chat still
+// running (409), too many chats or the handler closed (503).
+//
+// Each chat id has an [agentbox.Session]: the sandbox and the conversation
+// carry over from one message to the next. A session idle for
+// Options.IdleTimeout is closed with its sandbox. For a chat id it has no
+// session for, the handler starts one with the text of the earlier messages
+// of the request as its history. A "regenerate-message" trigger runs the last
+// user message again ([agentbox.Session.Retry]).
+//
+// A client that disconnects cancels its run: commands stop, and the tool
+// calls left are not run. Close the Handler to close every session.
+type Handler struct {
+	agent *agentbox.Agent
+	opts  Options
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*chat
+	closed   bool
+	expiring sync.WaitGroup // sessions being closed after their idle time
+}
+
+// chat is the session of one chat id.
+type chat struct {
+	session *agentbox.Session
+	busy    bool        // a request runs one of its turns
+	idle    *time.Timer // closes it when it fires; stopped while busy
+}
+
+// New returns a Handler serving agent's runs.
+func New(agent *agentbox.Agent, opts Options) *Handler {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = defaultIdleTimeout
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = defaultMaxSessions
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if opts.MessageID == nil {
+		opts.MessageID = func() string { return "msg-" + rand.Text() }
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{agent: agent, opts: opts, log: log, sessions: map[string]*chat{}}
+}
+
+// ServeHTTP serves one chat request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.refuse(w, &requestError{http.StatusMethodNotAllowed, "use POST with a chat request body"})
+		return
+	}
+	req, err := readRequest(w, r, h.opts.MaxBodyBytes)
+	if err != nil {
+		h.refuse(w, err)
+		return
+	}
+	c, err := h.take(req)
+	if err != nil {
+		h.refuse(w, err)
+		return
+	}
+	defer h.release(req.ID, c)
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var events <-chan agentbox.Event
+	if req.Trigger == triggerRegenerate && len(c.session.Messages()) > 0 {
+		events = c.session.Retry(ctx)
+	} else {
+		events = c.session.Send(ctx, req.Messages[len(req.Messages)-1].text())
+	}
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Vercel-Ai-Ui-Message-Stream", "v1")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := NewEncoder(w, h.opts.MessageID())
+	for ev := range events {
+		if err := enc.Encode(ev); err != nil {
+			cancel() // the client is gone: stop the run, and drain its events
+			continue
+		}
+		if len(events) == 0 { // flush once the run has nothing more ready
+			if err := rc.Flush(); err != nil {
+				cancel()
+			}
+		}
+	}
+}
+
+// take returns the chat's session, starting one if need be, and marks it
+// busy.
+func (h *Handler) take(req *chatRequest) (*chat, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, &requestError{http.StatusServiceUnavailable, "the chat handler is closed"}
+	}
+	c := h.sessions[req.ID]
+	if c == nil {
+		if len(h.sessions) >= h.opts.MaxSessions {
+			return nil, &requestError{http.StatusServiceUnavailable, "too many chats at once; try again later"}
+		}
+		s, err := h.agent.ResumeSession(agentbox.SessionState{Messages: req.history()}, h.opts.Session)
+		if err != nil {
+			return nil, err
+		}
+		c = &chat{session: s}
+		h.sessions[req.ID] = c
+	}
+	if c.busy {
+		return nil, &requestError{http.StatusConflict, "a turn of this chat is still running"}
+	}
+	c.busy = true
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+	return c, nil
+}
+
+// release marks the chat idle, closing its session after the idle time.
+func (h *Handler) release(id string, c *chat) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.busy = false
+	if h.closed {
+		return
+	}
+	if c.idle == nil {
+		c.idle = time.AfterFunc(h.opts.IdleTimeout, func() { h.expire(id, c) })
+	} else {
+		c.idle.Reset(h.opts.IdleTimeout)
+	}
+}
+
+// expire closes the chat's session when it is still idle.
+func (h *Handler) expire(id string, c *chat) {
+	h.mu.Lock()
+	if c.busy || h.sessions[id] != c || h.closed {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.sessions, id)
+	h.expiring.Add(1)
+	h.mu.Unlock()
+	defer h.expiring.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := c.session.Close(ctx); err != nil {
+		h.log.Warn("uistream: closing an idle chat's session failed", "error", err)
+		return
+	}
+	h.log.Debug("uistream: closed an idle chat's session")
+}
+
+// Sessions returns the number of chats with a session.
+func (h *Handler) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// Close closes every session, cancelling the turns still running, and
+// refuses later requests with 503. It returns when all are closed or ctx is
+// done.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	chats := h.sessions
+	h.sessions = map[string]*chat{}
+	for _, c := range chats {
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+	}
+	h.mu.Unlock()
+	var errs []error
+	for _, c := range chats {
+		if err := c.session.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ended := make(chan struct{})
+	go func() {
+		h.expiring.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
+
+// refuse answers with err's status and a JSON body naming it.
+func (h *Handler) refuse(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	if re, ok := errors.AsType[*requestError](err); ok {
+		status = re.status
+	}
+	h.log.Debug("uistream: refused a request", "status", status, "error", err)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}

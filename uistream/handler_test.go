@@ -1,0 +1,309 @@
+package uistream_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/uistream"
+)
+
+// sandboxes is an Opener making a new agentboxtest.Sandbox each time.
+type sandboxes struct {
+	handler func(context.Context, *agentboxtest.Sandbox, agentbox.Command) (agentbox.Result, error)
+	mu      sync.Mutex
+	made    []*agentboxtest.Sandbox
+}
+
+func (s *sandboxes) open(ctx context.Context) (agentbox.Sandbox, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb := agentboxtest.NewSandbox()
+	sb.Handler = s.handler
+	s.made = append(s.made, sb)
+	return sb, nil
+}
+
+func (s *sandboxes) all() []*agentboxtest.Sandbox {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*agentboxtest.Sandbox(nil), s.made...)
+}
+
+// post sends a chat request to h and returns the status and body.
+func post(t *testing.T, h http.Handler, body string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(body)))
+	return rec.Code, rec.Body.String()
+}
+
+func TestChatsKeepTheirSessions(t *testing.T) {
+	var opened sandboxes
+	p := agentboxtest.NewProvider(
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "w", Name: "write_file", Args: `{"files":[{"path":"app.txt","content":"turn 1"}]}`}}}, agentboxtest.Reply("Written."),
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "r", Name: "read_file", Args: `{"path":"app.txt"}`}}}, agentboxtest.Reply("Read."),
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "r2", Name: "read_file", Args: `{"path":"app.txt"}`}}}, agentboxtest.Reply("Nothing."),
+	)
+	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{})
+	for _, tc := range []struct{ chat, want string }{
+		{"a", "Wrote 1 file"},
+		{"a", `"output":"turn 1"`},
+		{"b", `"type":"tool-output-error"`}, // another chat, another sandbox
+	} {
+		code, body := post(t, h, chatBody(tc.chat, "go on"))
+		chunks(t, body)
+		if code != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("chat %s: %d, want a stream with %s:\n%s", tc.chat, code, tc.want, body)
+		}
+	}
+	if n := h.Sessions(); n != 2 {
+		t.Errorf("%d sessions, want one per chat", n)
+	}
+	if reqs := p.Requests(); len(reqs[2].Messages) != 5 {
+		t.Errorf("chat a's second turn sent %d messages, want its first turn's 4 and the new one", len(reqs[2].Messages))
+	}
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, sb := range opened.all() {
+		if sb.Closes() != 1 {
+			t.Errorf("sandbox %d closed %d times by Close, want 1", i, sb.Closes())
+		}
+	}
+	if code, body := post(t, h, chatBody("a", "more")); code != http.StatusServiceUnavailable || !strings.Contains(body, "closed") {
+		t.Errorf("after Close: %d %s, want 503", code, body)
+	}
+}
+
+func TestBadRequestsAreRefused(t *testing.T) {
+	p := agentboxtest.NewProvider()
+	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{MaxBodyBytes: 1 << 10})
+	defer h.Close(context.Background())
+	user := `{"role":"user","parts":[{"type":"text","text":"hi"}]}`
+	for _, tc := range []struct {
+		name, method, body string
+		status             int
+		says               string
+	}{
+		{"GET", http.MethodGet, "", 405, "POST"},
+		{"PUT", http.MethodPut, chatBody("a", "hi"), 405, "POST"},
+		{"not JSON", "POST", "hello", 400, "not a chat request"},
+		{"truncated JSON", "POST", `{"id":"a","messages":[`, 400, "not a chat request"},
+		{"wrong types", "POST", `{"id":1,"messages":[]}`, 400, "not a chat request"},
+		{"two values", "POST", chatBody("a", "hi") + chatBody("a", "hi"), 400, "more than one"},
+		{"no id", "POST", `{"messages":[` + user + `]}`, 400, `no "id"`},
+		{"long id", "POST", `{"id":"` + strings.Repeat("x", 300) + `","messages":[` + user + `]}`, 400, "over 256"},
+		{"no messages", "POST", `{"id":"a","messages":[]}`, 400, `no "messages"`},
+		{"last not the user's", "POST", `{"id":"a","messages":[` + user + `,{"role":"assistant","parts":[{"type":"text","text":"x"}]}]}`, 400, `from "assistant"`},
+		{"no text", "POST", `{"id":"a","messages":[{"role":"user","parts":[{"type":"file"}]}]}`, 400, "no text"},
+		{"unknown trigger", "POST", `{"id":"a","trigger":"resume","messages":[` + user + `]}`, 400, `unknown "trigger"`},
+		{"oversize", "POST", chatBody("a", strings.Repeat("x", 2<<10)), 413, "over 1024 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, "/api/chat", strings.NewReader(tc.body)))
+			var got struct{ Error string }
+			err := json.Unmarshal(rec.Body.Bytes(), &got)
+			if rec.Code != tc.status || err != nil || !strings.Contains(got.Error, tc.says) || rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("%d %s (%s), want %d and a JSON error saying %q", rec.Code, rec.Body, rec.Header().Get("Content-Type"), tc.status, tc.says)
+			}
+			if tc.status == 405 && rec.Header().Get("Allow") != "POST" {
+				t.Errorf("405 without Allow: POST")
+			}
+		})
+	}
+	if n := len(p.Requests()); n != 0 || h.Sessions() != 0 {
+		t.Errorf("refused requests reached the model %d times and made %d sessions", n, h.Sessions())
+	}
+}
+
+func TestABusyChatIsRefused(t *testing.T) {
+	release := make(chan struct{})
+	wait := agentbox.NewTool("wait", "waits", func(ctx context.Context, env *agentbox.Env, _ struct{}) (string, error) {
+		<-release
+		return "ok", nil
+	})
+	p := agentboxtest.NewProvider(agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "w", Name: "wait", Args: `{}`}}}, agentboxtest.Reply("done"), agentboxtest.Reply("next"))
+	h := uistream.New(agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{wait}}), uistream.Options{})
+	defer h.Close(context.Background())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(chatBody("a", "wait")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	readUntil(t, resp.Body, `"tool-input-available"`)
+	if code, body := post(t, h, chatBody("a", "again")); code != http.StatusConflict || !strings.Contains(body, "still running") {
+		t.Errorf("second request while the first runs: %d %s, want 409", code, body)
+	}
+	close(release)
+	rest, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(rest), `"finishReason":"stop"`) {
+		t.Errorf("the first request did not finish:\n%s", rest)
+	}
+	if code, body := post(t, h, chatBody("a", "again")); code != 200 || !strings.Contains(body, "next") {
+		t.Errorf("request after the turn ended: %d %s", code, body)
+	}
+}
+
+// readUntil reads r until a line contains s, and fails when it ends first.
+func readUntil(t *testing.T, r io.Reader, s string) {
+	t.Helper()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), s) {
+			return
+		}
+	}
+	t.Fatalf("the stream ended before %s: %v", s, sc.Err())
+}
+
+// TestDisconnectCancelsTheRun hangs up while a command runs: the command is
+// cancelled, the calls left are not run, the chat takes a new message, and
+// when the chat has been idle long enough, its sandbox is closed.
+func TestDisconnectCancelsTheRun(t *testing.T) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	opened := sandboxes{handler: func(ctx context.Context, sb *agentboxtest.Sandbox, cmd agentbox.Command) (agentbox.Result, error) {
+		if cmd.Cmd != "build" {
+			return agentboxtest.Shell(ctx, sb, cmd)
+		}
+		close(started)
+		<-ctx.Done()
+		close(cancelled)
+		return agentbox.Result{ExitCode: -1}, ctx.Err()
+	}}
+	p := agentboxtest.NewProvider(
+		agentboxtest.Step{Calls: []agentboxtest.Call{
+			{ID: "build", Name: "run_command", Args: `{"command":"build"}`},
+			{ID: "after", Name: "write_file", Args: `{"files":[{"path":"after.txt","content":"x"}]}`},
+		}},
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "ls", Name: "list_files", Args: `{}`}}}, agentboxtest.Reply("listed"),
+	)
+	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{IdleTimeout: 200 * time.Millisecond})
+	defer h.Close(context.Background())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	ctx, hangUp := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(chatBody("a", "build it")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	hangUp()
+	resp.Body.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command still runs 10 s after the client hung up")
+	}
+
+	// The chat goes on, in the same sandbox, without the call left behind.
+	var code int
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if code, body = post(t, h, chatBody("a", "what is there?")); code != http.StatusConflict || time.Now().After(deadline) {
+			break
+		}
+	}
+	if code != 200 || strings.Contains(body, "after.txt") || !strings.Contains(body, "listed") {
+		t.Errorf("the next message: %d, want a turn that lists no after.txt:\n%s", code, body)
+	}
+	if made := opened.all(); len(made) != 1 {
+		t.Fatalf("%d sandboxes opened, want the chat's one", len(made))
+	}
+	for deadline := time.Now().Add(5 * time.Second); h.Sessions() > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, closes := h.Sessions(), opened.all()[0].Closes(); n != 0 || closes != 1 {
+		t.Errorf("after the idle time: %d sessions, sandbox closed %d times; want 0 and 1", n, closes)
+	}
+}
+
+func TestIdleSessionsExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var opened sandboxes
+		var steps []agentboxtest.Step
+		for i := range 3 {
+			steps = append(steps, agentboxtest.Step{Calls: []agentboxtest.Call{{ID: fmt.Sprint("w", i), Name: "write_file", Args: `{"files":[{"path":"a","content":"a"}]}`}}}, agentboxtest.Reply("ok"))
+		}
+		h := uistream.New(agentbox.New(agentboxtest.NewProvider(steps...), agentbox.Options{Open: opened.open}), uistream.Options{IdleTimeout: time.Minute})
+		defer h.Close(context.Background())
+		post(t, h, chatBody("a", "one"))
+		time.Sleep(50 * time.Second)
+		post(t, h, chatBody("a", "two")) // used again: a minute more
+		time.Sleep(50 * time.Second)
+		synctest.Wait()
+		if n := h.Sessions(); n != 1 || opened.all()[0].Closes() != 0 {
+			t.Fatalf("100 s after the first message, 50 s after the second: %d sessions, want the chat's", n)
+		}
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if n := h.Sessions(); n != 0 || opened.all()[0].Closes() != 1 {
+			t.Fatalf("a minute after the last message: %d sessions, sandbox closed %d times; want none and closed", n, opened.all()[0].Closes())
+		}
+		if code, body := post(t, h, chatBody("a", "three")); code != 200 || len(opened.all()) != 2 {
+			t.Errorf("a message after expiry: %d %s, %d sandboxes; want a new session", code, body, len(opened.all()))
+		}
+	})
+}
+
+func TestManySessionsAreRefused(t *testing.T) {
+	h := uistream.New(agentbox.New(agentboxtest.NewProvider(agentboxtest.Reply("1"), agentboxtest.Reply("2"), agentboxtest.Reply("3")), agentbox.Options{}), uistream.Options{MaxSessions: 2})
+	defer h.Close(context.Background())
+	for i, want := range []int{200, 200, 503, 200} {
+		chat := fmt.Sprint(i)
+		if i == 3 {
+			chat = "0" // a chat that has a session still gets in
+		}
+		if code, body := post(t, h, chatBody(chat, "hi")); code != want {
+			t.Errorf("chat %s: %d %s, want %d", chat, code, body, want)
+		}
+	}
+}
+
+func TestANewChatStartsFromTheClientsHistory(t *testing.T) {
+	p := agentboxtest.NewProvider(agentboxtest.Reply("Paris."))
+	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{})
+	defer h.Close(context.Background())
+	body := `{"id":"old","trigger":"submit-message","messages":[
+		{"id":"1","role":"user","parts":[{"type":"text","text":"Capital of France?"}]},
+		{"id":"2","role":"assistant","parts":[{"type":"step-start"},{"type":"reasoning","text":"easy"},{"type":"text","text":"Paris"},{"type":"tool-x","toolCallId":"c"}]},
+		{"id":"3","role":"system","parts":[{"type":"text","text":"ignore"}]},
+		{"id":"4","role":"user","parts":[{"type":"text","text":"Sure?"}]}]}`
+	if code, out := post(t, h, body); code != 200 {
+		t.Fatalf("%d %s", code, out)
+	}
+	want := []agentbox.Message{{Role: agentbox.RoleUser, Content: "Capital of France?"}, {Role: agentbox.RoleAssistant, Content: "Paris"}, {Role: agentbox.RoleUser, Content: "Sure?"}}
+	if got := p.Requests()[0].Messages; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the model got %v, want %v", got, want)
+	}
+}
+
+func TestRegenerateRunsTheLastMessageAgain(t *testing.T) {
+	p := agentboxtest.NewProvider(agentboxtest.Reply("Bad."), agentboxtest.Reply("Good."))
+	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{})
+	defer h.Close(context.Background())
+	post(t, h, chatBody("a", "Answer well."))
+	regen := strings.Replace(chatBody("a", "Answer well."), "submit-message", "regenerate-message", 1)
+	if code, body := post(t, h, regen); code != 200 || !strings.Contains(body, "Good.") {
+		t.Fatalf("regenerate: %d %s", code, body)
+	}
+	if got := p.Requests()[1].Messages; len(got) != 1 || got[0].Content != "Answer well." {
+		t.Errorf("the regenerated turn sent %v, want the user's message alone", got)
+	}
+}
