@@ -17,8 +17,8 @@ import (
 )
 
 // RunSandboxTests checks that sandboxes made by newSandbox meet the
-// [agentbox.Sandbox] contract, and the [agentbox.ProcessStarter] one when
-// they have it. Each subtest gets a new sandbox, closed at the end of the
+// [agentbox.Sandbox] contract, and those of [agentbox.ProcessStarter],
+// [agentbox.LifetimeSetter] and [agentbox.Resumable] when they have them. Each subtest gets a new sandbox, closed at the end of the
 // subtest (with t.Cleanup). Commands used are those of sh that both bash (with
 // coreutils, for fractional sleeps) and [Shell] run. The tests wait in real
 // time, a few seconds in all.
@@ -44,6 +44,8 @@ func RunSandboxTests(t *testing.T, newSandbox func(t *testing.T) agentbox.Sandbo
 		{"Concurrent", testConcurrent},
 		{"Process", testProcess},
 		{"ProcessEndsAtClose", testProcessEndsAtClose},
+		{"Lifetime", testLifetime},
+		{"Ref", testRef},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,6 +311,36 @@ func testUseAfterClose(t *testing.T, sb agentbox.Sandbox) {
 		if !errors.Is(c.err, agentbox.ErrClosed) {
 			t.Errorf("%s after Close: error %v, want one matching agentbox.ErrClosed", c.op, c.err)
 		}
+	}
+}
+
+func testLifetime(t *testing.T, sb agentbox.Sandbox) {
+	ls, ok := sb.(agentbox.LifetimeSetter)
+	if !ok {
+		t.Skipf("%T is not an agentbox.LifetimeSetter", sb)
+	}
+	ctx := context.Background()
+	if err := ls.SetLifetime(ctx, 10*time.Minute); err != nil {
+		t.Fatalf("SetLifetime(10m): %v", err)
+	}
+	if res, err := sb.Run(ctx, agentbox.Command{Cmd: "true"}); err != nil || res.ExitCode != 0 {
+		t.Errorf("Run after SetLifetime = %+v, %v", res, err)
+	}
+	if err := sb.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.SetLifetime(ctx, time.Minute); err == nil {
+		t.Errorf("SetLifetime after Close succeeded")
+	}
+}
+
+func testRef(t *testing.T, sb agentbox.Sandbox) {
+	r, ok := sb.(agentbox.Resumable)
+	if !ok {
+		t.Skipf("%T is not an agentbox.Resumable", sb)
+	}
+	if ref := r.Ref(); ref.Kind == "" || ref.ID == "" || r.Ref() != ref {
+		t.Errorf("Ref() = %+v, then %+v; want a kind and an ID, the same each time", ref, r.Ref())
 	}
 }
 

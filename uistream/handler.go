@@ -26,6 +26,11 @@ type Options struct {
 	MaxSessions int
 	// MaxBodyBytes is the largest request body accepted; 0 means 4 MiB.
 	MaxBodyBytes int64
+	// SessionKey returns the key of a chat's session: requests with the
+	// same key share one. Nil means the chat id alone, which any client that
+	// knows it can use; to keep users apart, return the user's identity (from
+	// the request's authentication) with the chat id.
+	SessionKey func(r *http.Request, chatID string) string
 	// MessageID returns the ID of each new assistant message; nil means
 	// random IDs.
 	MessageID func() string
@@ -53,7 +58,7 @@ const (
 // malformed body (400), body too large (413), a turn of the chat still
 // running (409), too many chats or the handler closed (503).
 //
-// Each chat id has an [agentbox.Session]: the sandbox and the conversation
+// Each chat id (or key, see Options.SessionKey) has an [agentbox.Session]: the sandbox and the conversation
 // carry over from one message to the next. A session idle for
 // Options.IdleTimeout is closed with its sandbox. For a chat id it has no
 // session for, the handler starts one with the text of the earlier messages
@@ -113,12 +118,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, err)
 		return
 	}
-	c, err := h.take(req)
+	key := req.ID
+	if h.opts.SessionKey != nil {
+		key = h.opts.SessionKey(r, req.ID)
+	}
+	c, err := h.take(key, req)
 	if err != nil {
 		h.refuse(w, err)
 		return
 	}
-	defer h.release(req.ID, c)
+	defer h.release(key, c)
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -150,15 +159,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// take returns the chat's session, starting one if need be, and marks it
-// busy.
-func (h *Handler) take(req *chatRequest) (*chat, error) {
+// take returns the session of key, starting one for req if need be, and
+// marks it busy.
+func (h *Handler) take(key string, req *chatRequest) (*chat, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, &requestError{http.StatusServiceUnavailable, "the chat handler is closed"}
 	}
-	c := h.sessions[req.ID]
+	c := h.sessions[key]
 	if c == nil {
 		if len(h.sessions) >= h.opts.MaxSessions {
 			return nil, &requestError{http.StatusServiceUnavailable, "too many chats at once; try again later"}
@@ -168,7 +177,7 @@ func (h *Handler) take(req *chatRequest) (*chat, error) {
 			return nil, err
 		}
 		c = &chat{session: s}
-		h.sessions[req.ID] = c
+		h.sessions[key] = c
 	}
 	if c.busy {
 		return nil, &requestError{http.StatusConflict, "a turn of this chat is still running"}
@@ -181,7 +190,7 @@ func (h *Handler) take(req *chatRequest) (*chat, error) {
 }
 
 // release marks the chat idle, closing its session after the idle time.
-func (h *Handler) release(id string, c *chat) {
+func (h *Handler) release(key string, c *chat) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c.busy = false
@@ -189,20 +198,20 @@ func (h *Handler) release(id string, c *chat) {
 		return
 	}
 	if c.idle == nil {
-		c.idle = time.AfterFunc(h.opts.IdleTimeout, func() { h.expire(id, c) })
+		c.idle = time.AfterFunc(h.opts.IdleTimeout, func() { h.expire(key, c) })
 	} else {
 		c.idle.Reset(h.opts.IdleTimeout)
 	}
 }
 
 // expire closes the chat's session when it is still idle.
-func (h *Handler) expire(id string, c *chat) {
+func (h *Handler) expire(key string, c *chat) {
 	h.mu.Lock()
-	if c.busy || h.sessions[id] != c || h.closed {
+	if c.busy || h.sessions[key] != c || h.closed {
 		h.mu.Unlock()
 		return
 	}
-	delete(h.sessions, id)
+	delete(h.sessions, key)
 	h.expiring.Add(1)
 	h.mu.Unlock()
 	defer h.expiring.Done()

@@ -307,3 +307,25 @@ func TestRegenerateRunsTheLastMessageAgain(t *testing.T) {
 		t.Errorf("the regenerated turn sent %v, want the user's message alone", got)
 	}
 }
+
+func TestSessionKeysKeepUsersApart(t *testing.T) {
+	p := agentboxtest.NewProvider(agentboxtest.Reply("1"), agentboxtest.Reply("2"), agentboxtest.Reply("3"))
+	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{
+		SessionKey: func(r *http.Request, chatID string) string { return r.Header.Get("X-User") + "/" + chatID },
+	})
+	defer h.Close(context.Background())
+	for _, user := range []string{"ann", "bob", "ann"} {
+		req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(chatBody("same-id", "hi")))
+		req.Header.Set("X-User", user)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d %s", user, rec.Code, rec.Body)
+		}
+	}
+	reqs := p.Requests()
+	if h.Sessions() != 2 || len(reqs[1].Messages) != 1 || len(reqs[2].Messages) != 3 {
+		t.Errorf("%d sessions; bob's turn sent %d messages, ann's second %d; want 2 sessions, bob's own, ann's continued",
+			h.Sessions(), len(reqs[1].Messages), len(reqs[2].Messages))
+	}
+}
