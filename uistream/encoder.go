@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/agentbox/agentbox"
 )
@@ -20,7 +21,7 @@ import (
 //   - [agentbox.ToolInput]: tool-input-start, then tool-input-delta.
 //   - [agentbox.ToolStart]: tool-input-available, with the arguments as input.
 //   - [agentbox.ToolOutput]: a transient "data-tool-output" part, data
-//     {toolCallId, stream, text}.
+//     {toolCallId, stream, text}, up to MaxToolOutput bytes a call.
 //   - [agentbox.Preview]: a "data-preview" part with ID "preview", data
 //     {toolCallId, port, url}: the client keeps the latest.
 //   - [agentbox.ToolResult]: tool-output-available, output the text the model
@@ -34,6 +35,12 @@ import (
 // Each new step number opens a step (start-step) and closes the one before
 // (finish-step). An Encoder is not safe for concurrent use.
 type Encoder struct {
+	// MaxToolOutput is how many bytes of one tool call's output are sent as
+	// data-tool-output parts; what follows is left out, and a last part
+	// says how much. 0 means 1 MiB; set it before the first Encode. The
+	// tool's result, which the model got, is sent whole either way.
+	MaxToolOutput int
+
 	w         io.Writer
 	messageID string
 	buf       bytes.Buffer
@@ -44,7 +51,8 @@ type Encoder struct {
 	reasoning string // the ID of the open reasoning part, "" for none
 	parts     int    // text and reasoning parts opened
 	calls     map[string]*callState
-	err       error // the first write error
+	streamed  map[string]*streamed // by call ID
+	err       error                // the first write error
 }
 
 type callState struct {
@@ -53,10 +61,17 @@ type callState struct {
 	ended     bool // its output was written
 }
 
+// streamed counts a call's streamed output.
+type streamed struct {
+	sent, dropped int // bytes sent and left out
+}
+
+const defaultMaxToolOutput = 1 << 20
+
 // NewEncoder returns an Encoder writing to w the stream of one assistant
 // message with the given ID.
 func NewEncoder(w io.Writer, messageID string) *Encoder {
-	return &Encoder{w: w, messageID: messageID, calls: map[string]*callState{}}
+	return &Encoder{w: w, messageID: messageID, calls: map[string]*callState{}, streamed: map[string]*streamed{}}
 }
 
 // chunk types and their fields, as clients validate them: no other fields.
@@ -177,7 +192,7 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 	case agentbox.ToolOutput:
 		e.enterStep(ev.Step)
 		e.closeParts()
-		e.put(dataChunk{Type: "data-tool-output", Data: toolOutputData{ev.ID, ev.Stream, ev.Text}, Transient: true})
+		e.output(ev)
 	case agentbox.Preview:
 		e.enterStep(ev.Step)
 		e.closeParts()
@@ -187,6 +202,11 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 		e.closeParts()
 		c := e.call(ev.ID, ev.Name)
 		e.available(c, ev.ID, nil)
+		if st := e.streamed[ev.ID]; st != nil && st.dropped > 0 {
+			note := fmt.Sprintf("\n[%d bytes of output not shown]\n", st.dropped)
+			e.put(dataChunk{Type: "data-tool-output", Data: toolOutputData{ev.ID, "stderr", note}, Transient: true})
+			st.dropped = 0
+		}
 		if !c.ended {
 			c.ended = true
 			if ev.Err != nil {
@@ -248,6 +268,33 @@ func (e *Encoder) enterStep(n int) {
 	}
 	e.put(typeChunk{Type: "start-step"})
 	e.step = n
+}
+
+// output writes a piece of a call's streamed output, as much of it as
+// MaxToolOutput leaves room for.
+func (e *Encoder) output(ev agentbox.ToolOutput) {
+	c := e.streamed[ev.ID]
+	if c == nil {
+		c = &streamed{}
+		e.streamed[ev.ID] = c
+	}
+	limit := e.MaxToolOutput
+	if limit <= 0 {
+		limit = defaultMaxToolOutput
+	}
+	text := ev.Text
+	if room := limit - c.sent; len(text) > room {
+		room = max(room, 0)
+		for room > 0 && room < len(text) && !utf8.RuneStart(text[room]) {
+			room-- // do not cut a character
+		}
+		c.dropped += len(text) - room
+		text = text[:room]
+	}
+	if text != "" {
+		c.sent += len(text)
+		e.put(dataChunk{Type: "data-tool-output", Data: toolOutputData{ev.ID, ev.Stream, text}, Transient: true})
+	}
 }
 
 // call returns the state of a tool call, writing tool-input-start for a new

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
@@ -218,5 +220,48 @@ func TestEncoderWriteError(t *testing.T) {
 	}
 	if again := enc.Encode(agentbox.Done{}); again != err {
 		t.Errorf("Encode after a write error: %v, want the first error again", again)
+	}
+}
+
+// TestHugeOutputIsCapped streams 8 MB of command output through the
+// handler: the client gets the first MaxToolOutput bytes and a note, and
+// the model's capped result.
+func TestHugeOutputIsCapped(t *testing.T) {
+	sb := agentboxtest.NewSandbox()
+	sb.Handler = func(ctx context.Context, s *agentboxtest.Sandbox, cmd agentbox.Command) (agentbox.Result, error) {
+		line := []byte(strings.Repeat("é", 50) + "\n") // 101 bytes: cuts fall inside characters
+		for range 8 << 20 / len(line) {
+			cmd.Stdout.Write(line)
+		}
+		return agentbox.Result{}, nil
+	}
+	p := agentboxtest.NewProvider(agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "big", Name: "run_command", Args: `{"command":"yes"}`}}}, agentboxtest.Reply("ok"))
+	h := uistream.New(agentbox.New(p, agentbox.Options{Sandbox: sb}), uistream.Options{MaxToolOutput: 100_000})
+	defer h.Close(context.Background())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(chatBody("a", "go"))))
+	body := rec.Body.String()
+	if len(body) > 400_000 {
+		t.Errorf("the stream is %d bytes for 100,000 bytes of output shown", len(body))
+	}
+	cs := chunks(t, body)
+	shown, notes := 0, 0
+	for _, c := range find(cs, "data-tool-output") {
+		text := c["data"].(map[string]any)["text"].(string)
+		if strings.Contains(text, "bytes of output not shown") {
+			notes++
+			continue
+		}
+		if !utf8.ValidString(text) {
+			t.Fatalf("output cut inside a character: %q", text[len(text)-4:])
+		}
+		shown += len(text)
+	}
+	total := 8 << 20 / 101 * 101
+	if shown > 100_000 || shown < 99_990 || notes != 1 || !strings.Contains(body, fmt.Sprintf("[%d bytes of output not shown]", total-shown)) {
+		t.Errorf("%d bytes shown, %d notes; want 100,000 and one note of the %d left out", shown, notes, total-shown)
+	}
+	if out := find(cs, "tool-output-available"); len(out) != 1 || len(out[0]["output"].(string)) > 16<<10 {
+		t.Errorf("the tool's result: %v", out)
 	}
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// MaxSessions is the most chats with a session at once; a new chat
 	// beyond it is refused with 503. 0 means 100.
 	MaxSessions int
+	// MaxToolOutput is how many bytes of one tool call's output are
+	// streamed to the client; 0 means 1 MiB. See [Encoder].
+	MaxToolOutput int
 	// MaxBodyBytes is the largest request body accepted; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// SessionKey returns the key of a chat's session: requests with the
@@ -146,6 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := NewEncoder(w, h.opts.MessageID())
+	enc.MaxToolOutput = h.opts.MaxToolOutput
 	for ev := range events {
 		if err := enc.Encode(ev); err != nil {
 			cancel() // the client is gone: stop the run, and drain its events

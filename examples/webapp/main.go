@@ -12,6 +12,9 @@
 // app at its public URL. The page needs no build step: it is one HTML file
 // that speaks the AI SDK UI message stream protocol to /api/chat, which a
 // useChat front end can use as well.
+//
+// The page has no login: whoever reaches the address can have commands run
+// in its sandboxes. It listens on 127.0.0.1 unless -addr says otherwise.
 package main
 
 import (
