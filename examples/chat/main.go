@@ -51,38 +51,35 @@ func start(ctx context.Context) error {
 	if err := p.Check(ctx); err != nil {
 		return err
 	}
-	sb, err := choose.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
-	defer sb.Close(context.WithoutCancel(ctx))
-	fmt.Printf("%s · %s\nType a message; an empty line ends the chat.\n", strings.Join(cfg.Models, ", "), sb)
-	return chat(ctx, os.Stdin, os.Stdout, p, sb, term.IsTerminal(int(os.Stdout.Fd())))
+	fmt.Printf("%s · %s sandbox\nType a message; an empty line ends the chat.\n", strings.Join(cfg.Models, ", "), choose.Kind())
+	return chat(ctx, os.Stdin, os.Stdout, p, choose.Opener(), term.IsTerminal(int(os.Stdout.Fd())))
 }
 
-// chat reads turns from in and streams the agent's answers to out, keeping
-// the conversation and the sandbox across turns. With spin set, a spinner
-// shows while the model thinks.
-func chat(ctx context.Context, in io.Reader, out io.Writer, p agentbox.Provider, sb agentbox.Sandbox, spin bool) error {
-	agent := agentbox.New(p, agentbox.Options{Sandbox: sb})
+// chat reads turns from in and streams the agent's answers to out, in a
+// session: the conversation and the sandbox, opened at the first turn that
+// needs it, last until the chat ends. With spin set, a spinner shows while
+// the model thinks.
+func chat(ctx context.Context, in io.Reader, out io.Writer, p agentbox.Provider, open agentbox.Opener, spin bool) error {
+	session := agentbox.New(p, agentbox.Options{Open: open}).NewSession(agentbox.SessionOptions{})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		session.Close(ctx)
+	}()
 	lines := bufio.NewScanner(in)
-	var history []agentbox.Message
 	for {
 		fmt.Fprint(out, "\n› ")
 		if !lines.Scan() || strings.TrimSpace(lines.Text()) == "" {
 			fmt.Fprintln(out)
 			return lines.Err()
 		}
-		msgs := append(history, agentbox.Message{Role: agentbox.RoleUser, Content: lines.Text()})
-		done := turn(ctx, out, agent.RunMessages(ctx, msgs), spin)
+		done := turn(ctx, out, session.Send(ctx, lines.Text()), spin)
 		if done.Err != nil {
 			fmt.Fprintf(out, "\n! %v\n", done.Err)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			continue // the turn is dropped; the conversation goes on
 		}
-		history = done.Messages
 	}
 }
 

@@ -30,11 +30,11 @@ func TestChatKeepsTheConversation(t *testing.T) {
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := chat(ctx, strings.NewReader("Write note.txt\nWhat does it say?\n\n"), &out, p, sb, true); err != nil {
+	if err := chat(ctx, strings.NewReader("Write note.txt\nWhat does it say?\n\n"), &out, p, agentboxtest.Opener(sb, 0), true); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := sb.File("note.txt"); string(got) != "remember me" {
-		t.Errorf("note.txt = %q", got)
+	if got, _ := sb.File("note.txt"); string(got) != "remember me" || sb.Closes() != 1 {
+		t.Errorf("note.txt = %q, sandbox closed %d times; want the note, and the sandbox closed when the chat ended", got, sb.Closes())
 	}
 	for _, want := range []string{"Writing it.", "  ▶ write_file ", "  ✓ write_file ok (", "Written.", "thinking…", "It says: remember me."} {
 		if !strings.Contains(out.String(), want) {
