@@ -43,13 +43,14 @@ type Options struct {
 	// bytes between them saying how much was left out. 0 means 16 KiB.
 	MaxToolOutput int
 
-	// HistoryTokens is the most tokens, estimated at 4 bytes each, of the
-	// conversation sent to the model. Before each request, a longer
-	// conversation is shortened, oldest first: tool outputs, then tool call
-	// arguments, then the text of earlier turns are replaced by notes saying
-	// how much was left out, in the messages that [Done] returns too. The
-	// last turn (from the last user message on) is always sent whole. 0
-	// means 100,000; a negative value, no limit.
+	// HistoryTokens bounds the earlier turns of the conversation sent to
+	// the model, in tokens estimated at 4 bytes each. Before each request, a
+	// conversation over it is shortened, oldest first: tool outputs, then
+	// tool call arguments, then the text of earlier turns are replaced by
+	// notes saying how much was left out — in the messages that [Done]
+	// returns too. The last turn (from the last user message on) is always
+	// sent whole, so the steps of one run are never shortened. 0 means
+	// 100,000; a negative value, no limit.
 	HistoryTokens int
 
 	// MaxTokens caps each model response; 0 leaves it to the provider.

@@ -44,8 +44,8 @@
 //     with a marker in between).
 //   - Cancelling ctx stops the model stream, kills running commands, closes
 //     what the run opened, sends [Done] and leaves no goroutine behind.
-//   - A conversation longer than [Options.HistoryTokens] is shortened before
-//     each request, oldest tool output first, never the last turn.
+//   - Earlier turns longer than [Options.HistoryTokens] are shortened before
+//     each request, oldest tool output first; the last turn is sent whole.
 //
 // # Sessions
 //

@@ -117,25 +117,20 @@ func (r *run) execute(parent context.Context) {
 	close(stopKeeping)
 	keeping.Wait()
 	var sandboxTime time.Duration
+	var closeErr error
 	if r.open != nil && r.sandbox.sb != nil {
 		if r.keep != nil {
 			r.keep(r.sandbox.sb)
 		} else {
 			closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
-			if cerr := r.sandbox.sb.Close(closeCtx); cerr != nil {
-				a.log.Warn("agentbox: closing the sandbox failed", "error", cerr)
-				r.out <- Error{Err: fmt.Errorf("close sandbox: %w", cerr)}
+			if closeErr = r.sandbox.sb.Close(closeCtx); closeErr != nil {
+				a.log.Warn("agentbox: closing the sandbox failed", "error", closeErr)
 			}
 			cancelClose()
 		}
 		sandboxTime = time.Since(r.sandbox.openedAt)
 	}
 
-	// The last events are never dropped: the consumer receives until the
-	// channel closes.
-	if err != nil && reason == StopError {
-		r.out <- Error{Err: err, Fatal: true}
-	}
 	done := Done{
 		Reason:      reason,
 		Err:         err,
@@ -145,12 +140,22 @@ func (r *run) execute(parent context.Context) {
 		Elapsed:     time.Since(r.start),
 		SandboxTime: sandboxTime,
 	}
+	// The run is over before its last events are sent: whoever waits for it
+	// (a session's Close) need not wait for the consumer.
 	if r.finish != nil {
 		r.finish(&done)
 	}
 	a.log.Debug("agentbox run done", "reason", reason, "steps", r.steps,
 		"prompt_tokens", r.usage.PromptTokens, "completion_tokens", r.usage.CompletionTokens,
 		"cost", r.usage.Cost, "elapsed", done.Elapsed, "error", errorText(err))
+	// The last events are never dropped: the consumer receives until the
+	// channel closes.
+	if closeErr != nil {
+		r.out <- Error{Err: fmt.Errorf("close sandbox: %w", closeErr)}
+	}
+	if err != nil && reason == StopError {
+		r.out <- Error{Err: err, Fatal: true}
+	}
 	r.out <- done
 }
 
@@ -184,7 +189,7 @@ func (r *run) keepAlive(ctx context.Context, stop <-chan struct{}) {
 	if r.sandbox.err != nil || !ok {
 		return
 	}
-	tick := time.NewTicker(r.lifetime / 2)
+	tick := time.NewTicker(max(r.lifetime/2, time.Second))
 	defer tick.Stop()
 	for {
 		select {

@@ -57,11 +57,12 @@ type SessionState struct {
 //
 // The session opens its sandbox with the agent's Options.Open at the first
 // turn that needs one (together with that turn's first model request, as a
-// run does) and keeps it until Close; a sandbox the agent was given
-// (Options.Sandbox) is used and never closed. A sandbox that has died
-// between turns is replaced by a new one at the next turn, with a non-fatal
-// [Error] event saying so. History beyond the agent's Options.HistoryTokens
-// is shortened as runs do.
+// run does), keeps it alive while in use (when it is a [LifetimeSetter]) and
+// closes it on Close; a sandbox the agent was given (Options.Sandbox) is used
+// as it is and never closed. When, at the start of a turn, the session's
+// sandbox reports that it has expired or died, a new one replaces it, with a
+// non-fatal [Error] event saying so. History beyond the agent's
+// Options.HistoryTokens is shortened as runs do.
 //
 // A Session is safe for concurrent use, but runs one turn at a time.
 type Session struct {
@@ -76,6 +77,8 @@ type Session struct {
 	running  chan struct{}
 	cancel   context.CancelCauseFunc // cancels the running turn
 	closed   bool
+
+	closing sync.Mutex // one Close at a time
 }
 
 // NewSession starts a session with no turns yet.
@@ -124,6 +127,25 @@ func (s *Session) Retry(ctx context.Context) <-chan Event {
 	})
 }
 
+// Edit replaces the user's nth message (0 for the first) with text, drops
+// every turn after it, and runs it, as when a chat's user edits an earlier
+// message. Files the dropped turns wrote stay in the sandbox.
+func (s *Session) Edit(ctx context.Context, n int, text string) <-chan Event {
+	return s.turn(ctx, func(msgs []Message) ([]Message, error) {
+		seen := 0
+		for i, m := range msgs {
+			if m.Role != RoleUser {
+				continue
+			}
+			if seen == n {
+				return append(msgs[:i:i], Message{Role: RoleUser, Content: text}), nil
+			}
+			seen++
+		}
+		return nil, fmt.Errorf("agentbox: the session has no user message %d to edit (it has %d)", n, seen)
+	})
+}
+
 // turn starts a run of the conversation that next makes of the session's.
 func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, error)) <-chan Event {
 	a := s.agent
@@ -150,11 +172,11 @@ func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, err
 	r := a.newRun(msgs)
 	switch {
 	case a.opts.Sandbox != nil:
-		r.given = a.opts.Sandbox
+		r.given = a.opts.Sandbox // the caller's: its lifetime too
 	case s.sandbox != nil || s.ref != nil || a.opts.Open != nil:
 		r.open, r.keep = s.openSandbox, s.adopt
+		r.lifetime = s.opts.lifetime()
 	}
-	r.lifetime = s.opts.lifetime()
 	ctx, cancel := context.WithCancelCause(ctx)
 	running := make(chan struct{})
 	s.running, s.cancel = running, cancel
@@ -198,8 +220,13 @@ func (s *Session) openSandbox(ctx context.Context, warn func(error)) (Sandbox, e
 		err := ls.SetLifetime(lifeCtx, s.opts.lifetime())
 		cancel()
 		switch {
-		case errors.Is(err, ErrSandboxGone):
+		case errors.Is(err, ErrSandboxGone) || errors.Is(err, ErrClosed):
 			gone(err)
+			s.mu.Lock()
+			if s.sandbox == sb {
+				s.sandbox = nil // even if no new one opens now
+			}
+			s.mu.Unlock()
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 			sb.Close(closeCtx) // releases what this process holds of it
 			cancel()
@@ -280,10 +307,13 @@ func (s *Session) Sandbox() Sandbox {
 }
 
 // Close ends the session: a running turn is cancelled (its Done error
-// matches [ErrSessionClosed]) and waited for, and the sandbox the session
-// opened is closed. Later turns end at once with ErrSessionClosed. Calling
-// Close again returns nil once all is done.
+// matches [ErrSessionClosed]) and waited for, and the session's sandbox is
+// closed — the one it opened, or the one it was resumed with (reached again
+// to close it). Later turns end at once with ErrSessionClosed. Calling Close
+// again returns nil once all is done.
 func (s *Session) Close(ctx context.Context) error {
+	s.closing.Lock()
+	defer s.closing.Unlock()
 	s.mu.Lock()
 	s.closed = true
 	running, cancel := s.running, s.cancel
@@ -297,17 +327,27 @@ func (s *Session) Close(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	sb := s.sandbox
-	s.sandbox = nil
+	sb, ref := s.sandbox, s.ref
+	s.sandbox, s.ref = nil, nil
 	s.mu.Unlock()
+	if sb == nil && ref != nil {
+		var err error
+		if sb, err = s.opts.Reconnect(ctx, *ref); err != nil {
+			if errors.Is(err, ErrSandboxGone) {
+				return nil
+			}
+			s.mu.Lock()
+			s.ref = ref // for a later Close to try again
+			s.mu.Unlock()
+			return fmt.Errorf("agentbox: closing the session: reaching its sandbox: %w", err)
+		}
+	}
 	if sb == nil {
 		return nil
 	}
 	if err := sb.Close(ctx); err != nil {
 		s.mu.Lock()
-		if s.sandbox == nil {
-			s.sandbox = sb // for a later Close to try again
-		}
+		s.sandbox = sb // for a later Close to try again
 		s.mu.Unlock()
 		return fmt.Errorf("agentbox: closing the session's sandbox: %w", err)
 	}

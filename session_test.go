@@ -20,11 +20,17 @@ import (
 // sandboxes is an Opener making a new agentboxtest.Sandbox each time, and
 // the sandboxes it made.
 type sandboxes struct {
-	mu   sync.Mutex
-	made []*agentboxtest.Sandbox
+	delay time.Duration // how long opening takes
+	mu    sync.Mutex
+	made  []*agentboxtest.Sandbox
 }
 
 func (s *sandboxes) open(ctx context.Context) (agentbox.Sandbox, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sb := agentboxtest.NewSandbox()
@@ -168,8 +174,8 @@ func TestSessionCloseEndsTheTurn(t *testing.T) {
 	if done.Reason != agentbox.StopCanceled || !errors.Is(done.Err, agentbox.ErrSessionClosed) {
 		t.Errorf("Done = %v, %v; want canceled, ErrSessionClosed", done.Reason, done.Err)
 	}
-	if made := opened.all(); len(made) != 1 || made[0].Closes() == 0 {
-		t.Errorf("the sandbox the turn opened was not closed by Close")
+	if made := opened.all(); len(made) != 1 || made[0].Closes() != 1 {
+		t.Errorf("the sandbox the turn opened was not closed once by Close")
 	}
 }
 
@@ -246,8 +252,8 @@ func TestSessionWithTheAgentsSandbox(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil || sb.Closes() != 0 || s.Sandbox() != sb {
 		t.Errorf("Close: %v, the agent's sandbox closed %d times; want it left open", err, sb.Closes())
 	}
-	if sb.LifetimeSets() == 0 {
-		t.Errorf("the agent's sandbox was not kept alive during the turn")
+	if n := sb.LifetimeSets(); n != 0 {
+		t.Errorf("the session set the lifetime of the agent's sandbox %d times; it is the caller's", n)
 	}
 }
 
@@ -307,5 +313,73 @@ func TestSessionHistoryStaysWithinItsBudget(t *testing.T) {
 		if i > 0 && n != whole[i-1]+1 {
 			t.Errorf("whole reports %v: want only the newest kept", whole)
 		}
+	}
+}
+
+// TestSessionForgetsAGoneSandbox lets the sandbox expire, then runs a turn
+// that needs no sandbox, so that opening its replacement is cancelled: the
+// turn after opens one.
+func TestSessionForgetsAGoneSandbox(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opened := sandboxes{delay: time.Second}
+		p := agentboxtest.NewProvider(
+			calls(writeFile("w", "a.txt", "a")), agentboxtest.Reply("Written."),
+			agentboxtest.Reply("You're welcome."),
+			calls(call("r", "read_file", `{"path":"a.txt"}`)), agentboxtest.Reply("It is gone."),
+		)
+		s := agentbox.New(p, agentbox.Options{Open: opened.open}).NewSession(agentbox.SessionOptions{Lifetime: time.Minute})
+		collect(t, s.Send(context.Background(), "write"))
+		time.Sleep(2 * time.Minute)
+		all, done := collect(t, s.Send(context.Background(), "thanks"))
+		if done.Err != nil || len(of[agentbox.Error](all)) != 1 {
+			t.Fatalf("a turn without tools after expiry: %v, %d warnings; want it answered, with a warning", done.Err, len(of[agentbox.Error](all)))
+		}
+		all, done = collect(t, s.Send(context.Background(), "read a.txt"))
+		made := opened.all()
+		if r := result(t, all, "r"); done.Err != nil || !errors.Is(r.Err, fs.ErrNotExist) || len(made) != 2 {
+			t.Fatalf("the turn after: %v, read %v, %d sandboxes; want a new sandbox, without the file", done.Err, r.Err, len(made))
+		}
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if made[0].Closes() != 1 || made[1].Closes() != 1 {
+			t.Errorf("sandboxes closed %d and %d times, want once each", made[0].Closes(), made[1].Closes())
+		}
+	})
+}
+
+// TestSessionCloseDoesNotWaitForTheConsumer fails a turn whose consumer
+// reads nothing: Close returns, and the events are still there to read.
+func TestSessionCloseDoesNotWaitForTheConsumer(t *testing.T) {
+	text := make([]string, 100) // more events than the channel holds
+	for i := range text {
+		text[i] = "x"
+	}
+	p := agentboxtest.NewProvider(agentboxtest.Step{Text: text, Err: errors.New("connection reset"), FailAfter: len(text)})
+	s := agentbox.New(p, agentbox.Options{}).NewSession(agentbox.SessionOptions{})
+	events := s.Send(context.Background(), "go")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close while nobody reads the turn: %v", err)
+	}
+	_, done := collect(t, events)
+	if done.Err == nil {
+		t.Errorf("the turn ended without an error")
+	}
+}
+
+func TestSessionEdit(t *testing.T) {
+	p := agentboxtest.NewProvider(agentboxtest.Reply("A."), agentboxtest.Reply("B."), agentboxtest.Reply("C."))
+	s := agentbox.New(p, agentbox.Options{}).NewSession(agentbox.SessionOptions{})
+	collect(t, s.Send(context.Background(), "first"))
+	collect(t, s.Send(context.Background(), "second"))
+	_, done := collect(t, s.Edit(context.Background(), 0, "first, edited"))
+	want := []agentbox.Message{{Role: agentbox.RoleUser, Content: "first, edited"}, {Role: agentbox.RoleAssistant, Content: "C."}}
+	if diff := cmp.Diff(want, done.Messages); diff != "" || done.Err != nil {
+		t.Errorf("after Edit(0): %v (-want +got):\n%s", done.Err, diff)
+	}
+	if _, done := collect(t, s.Edit(context.Background(), 1, "x")); done.Err == nil || !strings.Contains(done.Err.Error(), "no user message 1") {
+		t.Errorf("Edit of a message that is not there: %v", done.Err)
 	}
 }

@@ -97,6 +97,28 @@ func TestSessionResumesInAnotherProcess(t *testing.T) {
 	}
 }
 
+// TestClosingAResumedSessionKillsItsSandbox resumes a session and closes it
+// before any turn: its sandbox is reached again, and killed.
+func TestClosingAResumedSessionKillsItsSandbox(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb, err := e2b.New(t.Context(), srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := sb.Ref()
+	agent := agentbox.New(agentboxtest.NewProvider(), agentbox.Options{Open: e2b.Opener(srv.Config())})
+	s, err := agent.ResumeSession(agentbox.SessionState{Sandbox: &ref}, agentbox.SessionOptions{Reconnect: e2b.Reconnector(srv.Config())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := srv.Stats(); st.Killed != 1 || st.Alive != 0 {
+		t.Errorf("after Close the fake counts %+v, want the sandbox killed", st)
+	}
+}
+
 func TestReconnectorOfOtherKinds(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	if _, err := e2b.Reconnector(srv.Config())(t.Context(), agentbox.SandboxRef{Kind: "local", ID: "/tmp"}); err == nil {

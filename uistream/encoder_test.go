@@ -68,8 +68,17 @@ func scriptedRun() []agentboxtest.Step {
 	}
 }
 
-func chatBody(id, text string) string {
-	return `{"id":"` + id + `","messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":` + quote(text) + `}]}],"trigger":"submit-message"}`
+// chatBody is the request a client sends for the user's messages texts, in
+// order, with an answer between each two.
+func chatBody(id string, texts ...string) string {
+	var msgs []string
+	for i, text := range texts {
+		if i > 0 {
+			msgs = append(msgs, `{"id":"a`+fmt.Sprint(i)+`","role":"assistant","parts":[{"type":"text","text":"…"}]}`)
+		}
+		msgs = append(msgs, `{"id":"u`+fmt.Sprint(i+1)+`","role":"user","parts":[{"type":"text","text":`+quote(text)+`}]}`)
+	}
+	return `{"id":"` + id + `","messages":[` + strings.Join(msgs, ",") + `],"trigger":"submit-message"}`
 }
 
 func quote(s string) string {
@@ -239,7 +248,9 @@ func TestHugeOutputIsCapped(t *testing.T) {
 	h := uistream.New(agentbox.New(p, agentbox.Options{Sandbox: sb}), uistream.Options{MaxToolOutput: 100_000})
 	defer h.Close(context.Background())
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(chatBody("a", "go"))))
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(chatBody("a", "go")))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
 	body := rec.Body.String()
 	if len(body) > 400_000 {
 		t.Errorf("the stream is %d bytes for 100,000 bytes of output shown", len(body))

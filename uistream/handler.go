@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"sync"
 	"time"
@@ -57,16 +58,19 @@ const (
 // server-sent events (see [Encoder] for what each event becomes). A failed
 // run is still a 200 response: its stream ends with "error", then "finish"
 // with finishReason "error", then "[DONE]". Requests it cannot take get a
-// 4xx or 5xx status and a JSON body {"error": "..."}: wrong method (405),
-// malformed body (400), body too large (413), a turn of the chat still
-// running (409), too many chats or the handler closed (503).
+// 4xx or 5xx status and a JSON body {"error": "..."}: wrong method (405), a
+// body that is not application/json (415), malformed (400) or too large
+// (413), a turn of the chat still running (409), too many chats or the
+// handler closed (503).
 //
-// Each chat id (or key, see Options.SessionKey) has an [agentbox.Session]: the sandbox and the conversation
-// carry over from one message to the next. A session idle for
-// Options.IdleTimeout is closed with its sandbox. For a chat id it has no
-// session for, the handler starts one with the text of the earlier messages
-// of the request as its history. A "regenerate-message" trigger runs the last
-// user message again ([agentbox.Session.Retry]).
+// Each chat id (or key, see Options.SessionKey) has an [agentbox.Session]:
+// the sandbox and the conversation carry over from one message to the next.
+// A session idle for Options.IdleTimeout is closed with its sandbox. For a
+// chat it has no session for, the handler starts one with the text of the
+// earlier messages of the request as its history. When the request has no
+// more user messages than the session — the user regenerated an answer or
+// edited a message — the session goes back to that message and runs it
+// ([agentbox.Session.Edit]).
 //
 // A client that disconnects cancels its run: commands stop, and the tool
 // calls left are not run. Close the Handler to close every session.
@@ -85,6 +89,7 @@ type Handler struct {
 type chat struct {
 	session *agentbox.Session
 	busy    bool        // a request runs one of its turns
+	uses    int         // requests that ran its turns
 	idle    *time.Timer // closes it when it fires; stopped while busy
 }
 
@@ -116,6 +121,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, &requestError{http.StatusMethodNotAllowed, "use POST with a chat request body"})
 		return
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		// Also what keeps other sites' pages out: a cross-site request with
+		// this type needs a CORS preflight, which this handler refuses.
+		h.refuse(w, &requestError{http.StatusUnsupportedMediaType, "send the chat request as application/json"})
+		return
+	}
 	req, err := readRequest(w, r, h.opts.MaxBodyBytes)
 	if err != nil {
 		h.refuse(w, err)
@@ -125,7 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.SessionKey != nil {
 		key = h.opts.SessionKey(r, req.ID)
 	}
-	c, err := h.take(key, req)
+	c, created, err := h.take(key, req)
 	if err != nil {
 		h.refuse(w, err)
 		return
@@ -134,11 +145,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	text := req.Messages[len(req.Messages)-1].text()
 	var events <-chan agentbox.Event
-	if req.Trigger == triggerRegenerate && len(c.session.Messages()) > 0 {
-		events = c.session.Retry(ctx)
+	if n := req.userMessages(); !created && n <= userMessages(c.session.Messages()) {
+		// The client went back: a regenerated answer or an edited message.
+		events = c.session.Edit(ctx, n-1, text)
 	} else {
-		events = c.session.Send(ctx, req.Messages[len(req.Messages)-1].text())
+		events = c.session.Send(ctx, text)
 	}
 
 	hdr := w.Header()
@@ -163,37 +176,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// take returns the session of key, starting one for req if need be, and
-// marks it busy.
-func (h *Handler) take(key string, req *chatRequest) (*chat, error) {
+// take returns the session of key, starting one for req if need be (created
+// says so), and marks it busy.
+func (h *Handler) take(key string, req *chatRequest) (c *chat, created bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, &requestError{http.StatusServiceUnavailable, "the chat handler is closed"}
+		return nil, false, &requestError{http.StatusServiceUnavailable, "the chat handler is closed"}
 	}
-	c := h.sessions[key]
+	c = h.sessions[key]
 	if c == nil {
 		if len(h.sessions) >= h.opts.MaxSessions {
-			return nil, &requestError{http.StatusServiceUnavailable, "too many chats at once; try again later"}
+			return nil, false, &requestError{http.StatusServiceUnavailable, "too many chats at once; try again later"}
 		}
 		s, err := h.agent.ResumeSession(agentbox.SessionState{Messages: req.history()}, h.opts.Session)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		c = &chat{session: s}
+		c, created = &chat{session: s}, true
 		h.sessions[key] = c
 	}
 	if c.busy {
-		return nil, &requestError{http.StatusConflict, "a turn of this chat is still running"}
+		return nil, false, &requestError{http.StatusConflict, "a turn of this chat is still running"}
 	}
 	c.busy = true
+	c.uses++
 	if c.idle != nil {
 		c.idle.Stop()
 	}
-	return c, nil
+	return c, created, nil
 }
 
-// release marks the chat idle, closing its session after the idle time.
+// release marks the chat idle, closing its session after the idle time
+// unless it is used again.
 func (h *Handler) release(key string, c *chat) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -201,17 +216,15 @@ func (h *Handler) release(key string, c *chat) {
 	if h.closed {
 		return
 	}
-	if c.idle == nil {
-		c.idle = time.AfterFunc(h.opts.IdleTimeout, func() { h.expire(key, c) })
-	} else {
-		c.idle.Reset(h.opts.IdleTimeout)
-	}
+	uses := c.uses
+	c.idle = time.AfterFunc(h.opts.IdleTimeout, func() { h.expire(key, c, uses) })
 }
 
-// expire closes the chat's session when it is still idle.
-func (h *Handler) expire(key string, c *chat) {
+// expire closes the chat's session when it has not been used since the
+// given number of uses.
+func (h *Handler) expire(key string, c *chat, uses int) {
 	h.mu.Lock()
-	if c.busy || h.sessions[key] != c || h.closed {
+	if c.busy || c.uses != uses || h.sessions[key] != c || h.closed {
 		h.mu.Unlock()
 		return
 	}

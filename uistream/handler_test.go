@@ -2,6 +2,7 @@ package uistream_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,7 +46,9 @@ func (s *sandboxes) all() []*agentboxtest.Sandbox {
 func post(t *testing.T, h http.Handler, body string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(body)))
+	req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
 
@@ -57,12 +60,15 @@ func TestChatsKeepTheirSessions(t *testing.T) {
 		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "r2", Name: "read_file", Args: `{"path":"app.txt"}`}}}, agentboxtest.Reply("Nothing."),
 	)
 	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{})
-	for _, tc := range []struct{ chat, want string }{
-		{"a", "Wrote 1 file"},
-		{"a", `"output":"turn 1"`},
-		{"b", `"type":"tool-output-error"`}, // another chat, another sandbox
+	for _, tc := range []struct {
+		chat, want string
+		texts      []string
+	}{
+		{"a", "Wrote 1 file", []string{"write"}},
+		{"a", `"output":"turn 1"`, []string{"write", "read"}},
+		{"b", `"type":"tool-output-error"`, []string{"read"}}, // another chat, another sandbox
 	} {
-		code, body := post(t, h, chatBody(tc.chat, "go on"))
+		code, body := post(t, h, chatBody(tc.chat, tc.texts...))
 		chunks(t, body)
 		if code != 200 || !strings.Contains(body, tc.want) {
 			t.Errorf("chat %s: %d, want a stream with %s:\n%s", tc.chat, code, tc.want, body)
@@ -96,24 +102,29 @@ func TestBadRequestsAreRefused(t *testing.T) {
 		name, method, body string
 		status             int
 		says               string
+		contentType        string
 	}{
-		{"GET", http.MethodGet, "", 405, "POST"},
-		{"PUT", http.MethodPut, chatBody("a", "hi"), 405, "POST"},
-		{"not JSON", "POST", "hello", 400, "not a chat request"},
-		{"truncated JSON", "POST", `{"id":"a","messages":[`, 400, "not a chat request"},
-		{"wrong types", "POST", `{"id":1,"messages":[]}`, 400, "not a chat request"},
-		{"two values", "POST", chatBody("a", "hi") + chatBody("a", "hi"), 400, "more than one"},
-		{"no id", "POST", `{"messages":[` + user + `]}`, 400, `no "id"`},
-		{"long id", "POST", `{"id":"` + strings.Repeat("x", 300) + `","messages":[` + user + `]}`, 400, "over 256"},
-		{"no messages", "POST", `{"id":"a","messages":[]}`, 400, `no "messages"`},
-		{"last not the user's", "POST", `{"id":"a","messages":[` + user + `,{"role":"assistant","parts":[{"type":"text","text":"x"}]}]}`, 400, `from "assistant"`},
-		{"no text", "POST", `{"id":"a","messages":[{"role":"user","parts":[{"type":"file"}]}]}`, 400, "no text"},
-		{"unknown trigger", "POST", `{"id":"a","trigger":"resume","messages":[` + user + `]}`, 400, `unknown "trigger"`},
-		{"oversize", "POST", chatBody("a", strings.Repeat("x", 2<<10)), 413, "over 1024 bytes"},
+		{"text/plain", "POST", chatBody("a", "hi"), 415, "application/json", "text/plain"},
+		{"form", "POST", chatBody("a", "hi"), 415, "application/json", "application/x-www-form-urlencoded"},
+		{"GET", http.MethodGet, "", 405, "POST", ""},
+		{"PUT", http.MethodPut, chatBody("a", "hi"), 405, "POST", ""},
+		{"not JSON", "POST", "hello", 400, "not a chat request", ""},
+		{"truncated JSON", "POST", `{"id":"a","messages":[`, 400, "not a chat request", ""},
+		{"wrong types", "POST", `{"id":1,"messages":[]}`, 400, "not a chat request", ""},
+		{"two values", "POST", chatBody("a", "hi") + chatBody("a", "hi"), 400, "more than one", ""},
+		{"no id", "POST", `{"messages":[` + user + `]}`, 400, `no "id"`, ""},
+		{"long id", "POST", `{"id":"` + strings.Repeat("x", 300) + `","messages":[` + user + `]}`, 400, "over 256", ""},
+		{"no messages", "POST", `{"id":"a","messages":[]}`, 400, `no "messages"`, ""},
+		{"last not the user's", "POST", `{"id":"a","messages":[` + user + `,{"role":"assistant","parts":[{"type":"text","text":"x"}]}]}`, 400, `from "assistant"`, ""},
+		{"no text", "POST", `{"id":"a","messages":[{"role":"user","parts":[{"type":"file"}]}]}`, 400, "no text", ""},
+		{"unknown trigger", "POST", `{"id":"a","trigger":"resume","messages":[` + user + `]}`, 400, `unknown "trigger"`, ""},
+		{"oversize", "POST", chatBody("a", strings.Repeat("x", 2<<10)), 413, "over 1024 bytes", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(tc.method, "/api/chat", strings.NewReader(tc.body)))
+			req := httptest.NewRequest(tc.method, "/api/chat", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", cmp.Or(tc.contentType, "application/json; charset=utf-8"))
+			h.ServeHTTP(rec, req)
 			var got struct{ Error string }
 			err := json.Unmarshal(rec.Body.Bytes(), &got)
 			if rec.Code != tc.status || err != nil || !strings.Contains(got.Error, tc.says) || rec.Header().Get("Content-Type") != "application/json" {
@@ -154,7 +165,7 @@ func TestABusyChatIsRefused(t *testing.T) {
 	if !strings.Contains(string(rest), `"finishReason":"stop"`) {
 		t.Errorf("the first request did not finish:\n%s", rest)
 	}
-	if code, body := post(t, h, chatBody("a", "again")); code != 200 || !strings.Contains(body, "next") {
+	if code, body := post(t, h, chatBody("a", "wait", "again")); code != 200 || !strings.Contains(body, "next") {
 		t.Errorf("request after the turn ended: %d %s", code, body)
 	}
 }
@@ -199,11 +210,19 @@ func TestDisconnectCancelsTheRun(t *testing.T) {
 
 	ctx, hangUp := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(chatBody("a", "build it")))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-started
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s", resp.Status)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command did not start")
+	}
 	hangUp()
 	resp.Body.Close()
 	select {
@@ -216,7 +235,7 @@ func TestDisconnectCancelsTheRun(t *testing.T) {
 	var code int
 	var body string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if code, body = post(t, h, chatBody("a", "what is there?")); code != http.StatusConflict || time.Now().After(deadline) {
+		if code, body = post(t, h, chatBody("a", "build it", "what is there?")); code != http.StatusConflict || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -245,7 +264,7 @@ func TestIdleSessionsExpire(t *testing.T) {
 		defer h.Close(context.Background())
 		post(t, h, chatBody("a", "one"))
 		time.Sleep(50 * time.Second)
-		post(t, h, chatBody("a", "two")) // used again: a minute more
+		post(t, h, chatBody("a", "one", "two")) // used again: a minute more
 		time.Sleep(50 * time.Second)
 		synctest.Wait()
 		if n := h.Sessions(); n != 1 || opened.all()[0].Closes() != 0 {
@@ -314,9 +333,11 @@ func TestSessionKeysKeepUsersApart(t *testing.T) {
 		SessionKey: func(r *http.Request, chatID string) string { return r.Header.Get("X-User") + "/" + chatID },
 	})
 	defer h.Close(context.Background())
-	for _, user := range []string{"ann", "bob", "ann"} {
-		req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(chatBody("same-id", "hi")))
+	for i, user := range []string{"ann", "bob", "ann"} {
+		texts := []string{"hi", "again"}[:1+i/2]
+		req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(chatBody("same-id", texts...)))
 		req.Header.Set("X-User", user)
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
@@ -327,5 +348,52 @@ func TestSessionKeysKeepUsersApart(t *testing.T) {
 	if h.Sessions() != 2 || len(reqs[1].Messages) != 1 || len(reqs[2].Messages) != 3 {
 		t.Errorf("%d sessions; bob's turn sent %d messages, ann's second %d; want 2 sessions, bob's own, ann's continued",
 			h.Sessions(), len(reqs[1].Messages), len(reqs[2].Messages))
+	}
+}
+
+// TestGoingBack sends what a client sends when its user regenerates an
+// answer or edits a message, to a chat with a session and to one without.
+func TestGoingBack(t *testing.T) {
+	user := func(text string) string {
+		return `{"role":"user","parts":[{"type":"text","text":"` + text + `"}]}`
+	}
+	answer := `{"role":"assistant","parts":[{"type":"text","text":"…"}]}`
+	body := func(trigger string, msgs ...string) string {
+		return `{"id":"c","trigger":"` + trigger + `","messages":[` + strings.Join(msgs, ",") + `]}`
+	}
+	p := agentboxtest.NewProvider(agentboxtest.Reply("1"), agentboxtest.Reply("2"), agentboxtest.Reply("3"), agentboxtest.Reply("4"), agentboxtest.Reply("5"))
+	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{})
+	defer h.Close(context.Background())
+	for i, b := range []string{
+		body("submit-message", user("U1")),
+		body("submit-message", user("U1"), answer, user("U2")),
+		body("regenerate-message", user("U1"), answer, user("U2")), // the last answer again
+		body("submit-message", user("U1 edited")),                  // the first message edited
+	} {
+		if code, out := post(t, h, b); code != 200 {
+			t.Fatalf("request %d: %d %s", i, code, out)
+		}
+	}
+	var got []string
+	for _, r := range p.Requests() {
+		var texts []string
+		for _, m := range r.Messages {
+			texts = append(texts, m.Content)
+		}
+		got = append(got, strings.Join(texts, " "))
+	}
+	want := []string{"U1", "U1 1 U2", "U1 1 U2", "U1 edited"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the model got %q, want %q", got, want)
+	}
+
+	// A chat the handler has no session for (the server restarted).
+	h2 := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{})
+	defer h2.Close(context.Background())
+	if code, out := post(t, h2, body("regenerate-message", user("U1"), answer, user("U2"))); code != 200 {
+		t.Fatalf("%d %s", code, out)
+	}
+	if r := p.Requests()[4].Messages; len(r) != 3 || r[2].Content != "U2" {
+		t.Errorf("regenerating in a new session sent %v, want the client's history and U2", r)
 	}
 }

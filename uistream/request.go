@@ -113,3 +113,25 @@ func (req *chatRequest) history() []agentbox.Message {
 	}
 	return msgs
 }
+
+// userMessages counts the user's messages of the request.
+func (req *chatRequest) userMessages() int {
+	n := 0
+	for _, m := range req.Messages {
+		if m.Role == "user" {
+			n++
+		}
+	}
+	return n
+}
+
+// userMessages counts the user's messages of a conversation.
+func userMessages(msgs []agentbox.Message) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Role == agentbox.RoleUser {
+			n++
+		}
+	}
+	return n
+}

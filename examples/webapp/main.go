@@ -30,6 +30,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,19 +50,20 @@ const defaultModel = "anthropic/claude-sonnet-4.5"
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "the address to serve the page at")
+	hosts := flag.String("hosts", "", "host names, separated by commas, that the page may be reached by besides localhost and IP addresses")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *addr, os.Stdout); err != nil {
+	if err := serve(ctx, *addr, strings.FieldsFunc(*hosts, func(r rune) bool { return r == ',' || r == ' ' }), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "webapp:", err)
 		os.Exit(1)
 	}
 }
 
-// serve serves the app at addr until ctx is done, then closes every chat's
-// sandbox.
-func serve(ctx context.Context, addr string, w io.Writer) error {
-	a, err := newApp(w)
+// serve serves the app at addr, to requests for hosts (see newApp), until
+// ctx is done, then closes every chat's sandbox.
+func serve(ctx context.Context, addr string, hosts []string, w io.Writer) error {
+	a, err := newApp(w, hosts)
 	if err != nil {
 		return err
 	}
@@ -101,8 +104,10 @@ type pageConfig struct {
 }
 
 // newApp makes the app, with OpenRouter when OPENROUTER_API_KEY is set and
-// the recorded session otherwise, and sandboxes as choose opens them.
-func newApp(w io.Writer) (*app, error) {
+// the recorded session otherwise, and sandboxes as choose opens them. It
+// answers requests for localhost, IP addresses and hosts only: a page of
+// another site that a browser reaches it by (DNS rebinding) gets 403.
+func newApp(w io.Writer, hosts []string) (*app, error) {
 	var provider agentbox.Provider = replay.Provider()
 	cfg := openrouter.FromEnv()
 	live := cfg.APIKey != ""
@@ -136,6 +141,24 @@ func newApp(w io.Writer) (*app, error) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(page)
 	})
-	a.Handler = mux
+	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowedHost(r.Host, hosts) {
+			http.Error(w, "unknown host "+r.Host, http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	return a, nil
+}
+
+// allowedHost reports whether the Host of a request is localhost, an IP
+// address or one of hosts.
+func allowedHost(hostport string, hosts []string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") ||
+		net.ParseIP(strings.Trim(host, "[]")) != nil || slices.Contains(hosts, host)
 }

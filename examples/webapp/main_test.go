@@ -44,7 +44,7 @@ func startApp(t *testing.T, env map[string]string) (*app, *httptest.Server) {
 	for _, v := range []string{"OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_MODEL", "E2B_API_KEY", "E2B_DEBUG", "E2B_SANDBOX_URL", "WEBAPP_PROMPT"} {
 		t.Setenv(v, env[v])
 	}
-	a, err := newApp(io.Discard)
+	a, err := newApp(io.Discard, []string{"devbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +80,7 @@ func chat(t *testing.T, srv *httptest.Server, messages string) []map[string]any 
 	t.Helper()
 	body := `{"id":"chat-1","trigger":"submit-message","messages":[` + messages + `]}`
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/api/chat", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -202,5 +203,24 @@ func TestWithOpenRouterAndE2B(t *testing.T) {
 	}
 	if n := len(sandboxes.Commands()); n < 2 {
 		t.Errorf("envd ran %d commands, want the session's", n)
+	}
+}
+
+// TestOtherHostsAreRefused sends requests as a browser does for a page of
+// another site whose name points at this machine (DNS rebinding).
+func TestOtherHostsAreRefused(t *testing.T) {
+	a, _ := startApp(t, nil)
+	for host, want := range map[string]int{
+		"127.0.0.1:8080": 200, "localhost:8080": 200, "[::1]:8080": 200, "devbox:8080": 200, "app.localhost": 200,
+		"evil.example:8080": 403, "evil.example": 403, "devbox.evil.example:8080": 403,
+	} {
+		for _, path := range []string{"/", "/api/config", "/api/chat"} {
+			req := httptest.NewRequest(http.MethodGet, "http://"+host+path, nil)
+			rec := httptest.NewRecorder()
+			a.ServeHTTP(rec, req)
+			if got := rec.Code; (want == 403) != (got == 403) || (want == 200 && path != "/api/chat" && got != 200) {
+				t.Errorf("GET %s with Host %s: %d, want %d", path, host, got, want)
+			}
+		}
 	}
 }
