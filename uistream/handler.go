@@ -72,8 +72,10 @@ const (
 // edited a message — the session goes back to that message and runs it
 // ([agentbox.Session.Edit]).
 //
-// A client that disconnects cancels its run: commands stop, and the tool
-// calls left are not run. Close the Handler to close every session.
+// A client that disconnects cancels its run: its commands are killed, the
+// processes it was starting stopped, and the tool calls left are not run.
+// The chat's sandbox waits for the next message, until the idle expiry.
+// Close the Handler to close every session.
 type Handler struct {
 	agent *agentbox.Agent
 	opts  Options
