@@ -79,18 +79,46 @@ func (c *control) create(ctx context.Context, retry bool) (api.Sandbox, error) {
 	}
 }
 
+// createOnce asks E2B for a sandbox. E2B goes on creating a sandbox whose
+// request was given up, so the request is not cancelled with ctx: when ctx
+// ends first, createOnce returns at once, and the sandbox the request
+// creates is killed as soon as the answer comes.
 func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sandbox, error) {
 	const op = "create sandbox"
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	resp, err := c.client.PostSandboxesWithResponse(rctx, body)
-	if err != nil {
-		return api.Sandbox{}, c.transportError(ctx, op, err)
+	type result struct {
+		info api.Sandbox
+		err  error
 	}
-	if resp.JSON201 == nil {
-		return api.Sandbox{}, statusError(op, resp.StatusCode(), resp.Body, account, c.cfg.APIKey)
+	results := make(chan result)
+	abandoned := make(chan struct{})
+	go func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+		defer cancel()
+		var r result
+		resp, err := c.client.PostSandboxesWithResponse(rctx, body)
+		switch {
+		case err != nil:
+			r.err = c.transportError(rctx, op, err)
+		case resp.JSON201 == nil:
+			r.err = statusError(op, resp.StatusCode(), resp.Body, account, c.cfg.APIKey)
+		default:
+			r.info = *resp.JSON201
+		}
+		select {
+		case results <- r:
+		case <-abandoned:
+			if r.err == nil {
+				c.kill(rctx, r.info.SandboxID)
+			}
+		}
+	}()
+	select {
+	case r := <-results:
+		return r.info, r.err
+	case <-ctx.Done():
+		close(abandoned)
+		return api.Sandbox{}, fmt.Errorf("e2b: %s: %w", op, ctx.Err())
 	}
-	return *resp.JSON201, nil
 }
 
 // connect connects to a sandbox, resuming it if it is paused, and sets its

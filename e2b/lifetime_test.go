@@ -2,6 +2,7 @@ package e2b_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -86,5 +87,29 @@ func TestList(t *testing.T) {
 	all, err := e2b.List(t.Context(), srv.Config(), nil)
 	if err != nil || len(all) != 4 {
 		t.Errorf("List of all = %d sandboxes, %v; want 4", len(all), err)
+	}
+}
+
+// TestGivingUpACreateKillsWhatItCreates gives up a create while E2B is
+// still creating the sandbox: New returns at once, and the sandbox is
+// killed once it has been created.
+func TestGivingUpACreateKillsWhatItCreates(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{CreateLatency: 500 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	sb, err := e2b.New(ctx, srv.Config())
+	if !errors.Is(err, context.DeadlineExceeded) || sb != nil {
+		t.Fatalf("New = %v, %v; want the context's error", sb, err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("New returned %s after its context ended, want at once", d-50*time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().Killed == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := srv.Stats(); st.Created != 1 || st.Killed != 1 || st.Alive != 0 {
+		t.Errorf("the fake counts %+v, want the sandbox created and killed", st)
 	}
 }

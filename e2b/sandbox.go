@@ -62,8 +62,8 @@ var (
 // account's concurrent sandboxes are all in use) or 503, it retries with
 // backoff until ctx is done.
 //
-// E2B may finish creating a sandbox whose request was given up (ctx done
-// while it was being created): it then lives until its lifetime ends.
+// When ctx ends while E2B creates the sandbox, New returns at once, and the
+// sandbox E2B goes on creating is killed when its creation is answered.
 func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	return create(ctx, cfg, true)
 }

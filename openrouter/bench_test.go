@@ -3,13 +3,20 @@ package openrouter_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/internal/testkit"
 	"github.com/agentbox/agentbox/openrouter"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -104,4 +111,85 @@ func BenchmarkStream(b *testing.B) {
 			return n
 		})
 	})
+}
+
+// concurrentRuns is the number of runs BenchmarkConcurrentRuns starts at
+// once.
+const concurrentRuns = 1000
+
+// BenchmarkConcurrentRuns starts 1,000 runs at once, each opening an
+// in-memory sandbox, writing a file there and answering, against a local
+// fake OpenRouter (the model answers at once). Every run must complete, and
+// once they have, the goroutines must be back to what they were before.
+// Reported: runs/s, the peak heap in use per run (KB/run, above what was in
+// use before), and goroutines-left (0).
+func BenchmarkConcurrentRuns(b *testing.B) {
+	const (
+		call   = `{"id":"gen-c","object":"chat.completion.chunk","model":"bench/model","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_w","type":"function","function":{"name":"write_file","arguments":"{\"files\":[{\"path\":\"a.txt\",\"content\":\"hello\"}]}"}}]},"finish_reason":"tool_calls"}]}`
+		answer = `{"id":"gen-a","object":"chat.completion.chunk","model":"bench/model","choices":[{"index":0,"delta":{"role":"assistant","content":"Written."},"finish_reason":"stop"}]}`
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Messages []struct{ Role string } `json:"messages"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		chunk := call
+		if req.Messages[len(req.Messages)-1].Role == "tool" {
+			chunk = answer
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: "+chunk+"\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	transport := &http.Transport{MaxIdleConnsPerHost: concurrentRuns}
+	p, err := openrouter.New(openrouter.Config{APIKey: testKey, BaseURL: srv.URL, Models: []string{"bench/model"}, HTTPClient: &http.Client{Transport: transport}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	agent := agentbox.New(p, agentbox.Options{Open: func(context.Context) (agentbox.Sandbox, error) {
+		return agentboxtest.NewSandbox(), nil
+	}})
+
+	var peakPerRun float64
+	runs := 0
+	for b.Loop() {
+		before := testkit.HeapNow()
+		baseline := runtime.NumGoroutine()
+		stop := testkit.PeakHeap()
+		var wg sync.WaitGroup
+		failures := make(chan error, concurrentRuns)
+		for range concurrentRuns {
+			wg.Go(func() {
+				var done agentbox.Done
+				for ev := range agent.Run(context.Background(), "Write a.txt") {
+					if d, ok := ev.(agentbox.Done); ok {
+						done = d
+					}
+				}
+				if done.Err != nil || done.Reason != agentbox.StopCompleted || done.Steps != 2 {
+					failures <- fmt.Errorf("a run ended %s after %d steps: %v", done.Reason, done.Steps, done.Err)
+				}
+			})
+		}
+		wg.Wait()
+		high := stop()
+		close(failures)
+		for err := range failures {
+			b.Fatal(err)
+		}
+		runs += concurrentRuns
+		peakPerRun = max(peakPerRun, float64(high-before)/concurrentRuns/1024)
+		b.StopTimer()
+		transport.CloseIdleConnections()
+		if left := testkit.WaitGoroutines(baseline, 5*time.Second); left > 0 {
+			b.Fatalf("%d goroutines more than before the runs, 5 s after they ended", left)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(runs)/b.Elapsed().Seconds(), "runs/s")
+	b.ReportMetric(peakPerRun, "KB/run")
+	b.ReportMetric(0, "goroutines-left")
 }
