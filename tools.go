@@ -182,6 +182,10 @@ func (t *typedTool[In]) Call(ctx context.Context, env *Env, args json.RawMessage
 // model's arguments are not JSON or do not fit the tool's schema.
 var ErrInvalidArguments = errors.New("invalid arguments")
 
+// maxArgumentError is the most bytes of a schema or decoding error that an
+// invalid arguments error quotes.
+const maxArgumentError = 400
+
 // decodeArgs checks args against the schema and decodes them into In.
 func decodeArgs[In any](resolved *jsonschema.Resolved, args json.RawMessage) (In, error) {
 	var in In
@@ -189,11 +193,13 @@ func decodeArgs[In any](resolved *jsonschema.Resolved, args json.RawMessage) (In
 	if err := json.Unmarshal(args, &generic); err != nil {
 		return in, fmt.Errorf("%w: not valid JSON: %v", ErrInvalidArguments, err)
 	}
+	// The errors quote the model's values and names: capped, as they go
+	// back to the model and out in events.
 	if err := resolved.Validate(generic); err != nil {
-		return in, fmt.Errorf("%w: %v", ErrInvalidArguments, err)
+		return in, fmt.Errorf("%w: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
 	}
 	if err := json.Unmarshal(args, &in); err != nil {
-		return in, fmt.Errorf("%w: %v", ErrInvalidArguments, err)
+		return in, fmt.Errorf("%w: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
 	}
 	return in, nil
 }

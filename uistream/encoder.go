@@ -84,9 +84,13 @@ type (
 		Type string `json:"type"`
 	}
 	partChunk struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	}
+	deltaChunk struct {
 		Type  string `json:"type"`
 		ID    string `json:"id"`
-		Delta string `json:"delta,omitempty"`
+		Delta string `json:"delta"`
 	}
 	toolInputStart struct {
 		Type       string `json:"type"`
@@ -168,15 +172,18 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 	}
 	switch ev := ev.(type) {
 	case agentbox.Token:
+		if ev.Text == "" {
+			break // nothing to show
+		}
 		e.enterStep(ev.Step)
 		if ev.Reasoning {
 			e.closeText()
 			e.reasoning = e.openPart(e.reasoning, "reasoning")
-			e.put(partChunk{Type: "reasoning-delta", ID: e.reasoning, Delta: ev.Text})
+			e.put(deltaChunk{Type: "reasoning-delta", ID: e.reasoning, Delta: ev.Text})
 		} else {
 			e.closeReasoning()
 			e.text = e.openPart(e.text, "text")
-			e.put(partChunk{Type: "text-delta", ID: e.text, Delta: ev.Text})
+			e.put(deltaChunk{Type: "text-delta", ID: e.text, Delta: ev.Text})
 		}
 	case agentbox.ToolInput:
 		e.enterStep(ev.Step)
@@ -316,8 +323,13 @@ func (e *Encoder) available(c *callState, id string, args json.RawMessage) {
 		return
 	}
 	c.available = true
-	if len(args) == 0 || !json.Valid(args) {
+	switch {
+	case len(args) == 0 || !json.Valid(args):
 		args = json.RawMessage("null")
+	case !utf8.Valid(args):
+		var v any
+		json.Unmarshal(args, &v)
+		args, _ = json.Marshal(v) // invalid bytes become U+FFFD
 	}
 	e.put(toolInputAvailable{Type: "tool-input-available", ToolCallID: id, ToolName: c.name, Input: args})
 }

@@ -276,3 +276,24 @@ func TestHugeOutputIsCapped(t *testing.T) {
 		t.Errorf("the tool's result: %v", out)
 	}
 }
+
+// TestEncoderRegressions: an empty token wrote a text-delta without its
+// delta, and arguments with invalid UTF-8 went out as they were.
+func TestEncoderRegressions(t *testing.T) {
+	var b bytes.Buffer
+	enc := uistream.NewEncoder(&b, "m")
+	for _, ev := range []agentbox.Event{
+		agentbox.Token{Step: 1, Text: ""},
+		agentbox.Token{Step: 1, Text: "", Reasoning: true},
+		agentbox.ToolStart{Step: 1, ID: "c", Name: "t", Args: []byte("{\"a\":\"\xff\"}")},
+		agentbox.Done{Reason: agentbox.StopCompleted},
+	} {
+		enc.Encode(ev)
+	}
+	if !utf8.Valid(b.Bytes()) || strings.Contains(b.String(), "-delta") {
+		t.Errorf("stream:\n%q", b.String())
+	}
+	if in := find(chunks(t, b.String()), "tool-input-available")[0]["input"]; fmt.Sprint(in) != "map[a:\uFFFD]" {
+		t.Errorf("input %v, want the invalid byte replaced", in)
+	}
+}

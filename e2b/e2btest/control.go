@@ -49,9 +49,6 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 	if len(s.failures) > 0 {
 		fail, s.failures = s.failures[0], s.failures[1:]
 	}
-	if fail == 0 {
-		s.stats.Created++
-	}
 	s.mu.Unlock()
 	if fail != 0 {
 		msg := http.StatusText(fail)
@@ -69,7 +66,7 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 	if body.Secure != nil && *body.Secure {
 		token = "ea_" + newID()
 	}
-	sb, err := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, lifetime)
+	sb, err := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, lifetime, true)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

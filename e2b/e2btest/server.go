@@ -158,7 +158,7 @@ func Start(opts Options) (*Server, error) {
 	s.tls.StartTLS()
 	if opts.Debug {
 		s.plain = httptest.NewServer(http.HandlerFunc(s.serve))
-		if _, err := s.add(e2b.DebugSandboxID, "base", nil, nil, "", 0); err != nil {
+		if _, err := s.add(e2b.DebugSandboxID, "base", nil, nil, "", 0, false); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -369,13 +369,16 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// add makes a running sandbox.
-func (s *Server) add(id, template string, metadata, env map[string]string, token string, lifetime time.Duration) (*sandbox, error) {
+// add makes a running sandbox, counted as created when created is set.
+func (s *Server) add(id, template string, metadata, env map[string]string, token string, lifetime time.Duration, created bool) (*sandbox, error) {
 	sb, err := newSandbox(s, id, template, metadata, env, token)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
+	if created {
+		s.stats.Created++
+	}
 	s.sandboxes[id] = sb
 	s.order = append(s.order, id)
 	s.mu.Unlock()

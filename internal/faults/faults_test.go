@@ -1,0 +1,277 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/agentboxtest"
+	"github.com/agentbox/agentbox/e2b"
+	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/openrouter"
+	"github.com/agentbox/agentbox/openrouter/openroutertest"
+	"go.uber.org/goleak"
+)
+
+var (
+	seed   = flag.Uint64("faults.seed", 0, "run only the run of this seed")
+	first  = flag.Uint64("faults.first", 1, "the seed of the first run")
+	runs   = flag.Int("faults.runs", 250, "the most runs")
+	budget = flag.Duration("faults.time", 90*time.Second, "no run starts after this long")
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestFaults runs the agent, seed after seed, against a fake OpenRouter and
+// a fake E2B that fail in ways chosen at random: refused and cut streams,
+// 429s and 5xx, errors in the middle of a stream, streams that end before
+// they finish or hang, sandboxes that fail to create, die or lose their
+// connections, slow consumers and cancellations. Every run must end with
+// exactly one Done, last, whose error is one the caller can classify; kill
+// every sandbox it created; and leave no goroutine behind.
+func TestFaults(t *testing.T) {
+	if *seed != 0 {
+		faultRun(t, *seed)
+		return
+	}
+	start := time.Now()
+	endings := map[string]int{}
+	n := 0
+	for ; n < *runs && time.Since(start) < *budget; n++ {
+		s := *first + uint64(n)
+		if !t.Run(fmt.Sprint("seed=", s), func(t *testing.T) { endings[faultRun(t, s)]++ }) {
+			break
+		}
+	}
+	t.Logf("%d runs in %s, ended: %v", n, time.Since(start).Round(time.Millisecond), endings)
+}
+
+// faultRun runs the agent once, with the faults seed chooses, and returns
+// the class of its ending.
+func faultRun(t *testing.T, seed uint64) string {
+	defer func() {
+		if t.Failed() {
+			t.Logf("replay: go test ./internal/faults -run TestFaults -faults.seed=%d -v", seed)
+		}
+	}()
+	before := goleak.IgnoreCurrent()
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	var plan []string // what this run does, for the failure message
+
+	model := openroutertest.NewServer(t)
+	sandboxes, err := e2btest.Start(e2btest.Options{CreateLatency: time.Duration(rng.IntN(40)) * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+		return ""
+	}
+	transport := &http.Transport{}
+	defer func() {
+		model.Close()
+		sandboxes.Close()
+		transport.CloseIdleConnections()
+		if err := goleak.Find(before); err != nil {
+			t.Errorf("goroutines left after the run: %v\nplan: %v", err, plan)
+		}
+	}()
+
+	// The model's responses: mostly ending with an answer.
+	for range 1 + rng.IntN(4) {
+		r, what := response(rng)
+		model.Add(r)
+		plan = append(plan, what)
+	}
+	if rng.IntN(4) > 0 {
+		model.Add(openroutertest.FromStep(agentboxtest.Reply("Done.")))
+		plan = append(plan, "answer")
+	}
+	// The sandbox's troubles.
+	if rng.IntN(6) == 0 {
+		status := []int{http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusInternalServerError}[rng.IntN(3)]
+		sandboxes.FailCreates(status, 1)
+		plan = append(plan, fmt.Sprint("create fails with ", status))
+	}
+	cfg := sandboxes.Config()
+	provider, err := openrouter.New(openrouter.Config{
+		APIKey: "sk-or-v1-faults", BaseURL: model.URL, Models: []string{"test/model"},
+		HTTPClient: &http.Client{Transport: transport},
+		MaxRetries: rng.IntN(3) - 1, RetryDelay: time.Millisecond, MaxRetryDelay: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+		return ""
+	}
+	agent := agentbox.New(provider, agentbox.Options{
+		Open:        e2b.Opener(cfg),
+		MaxSteps:    4,
+		ToolTimeout: 5 * time.Second,
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	timeout := 3 * time.Second // a hanging stream is ended by this
+	cancelAfter := -1          // events, or -1 for none
+	slow := time.Duration(0)
+	switch rng.IntN(5) {
+	case 0:
+		timeout = time.Duration(20+rng.IntN(400)) * time.Millisecond
+		plan = append(plan, fmt.Sprint("cancelled after ", timeout))
+	case 1:
+		cancelAfter = rng.IntN(12)
+		plan = append(plan, fmt.Sprint("cancelled at event ", cancelAfter))
+	case 2:
+		slow = time.Duration(1+rng.IntN(5)) * time.Millisecond
+		plan = append(plan, fmt.Sprint("consumer waits ", slow, " an event"))
+	}
+	ctx, stop := context.WithTimeout(ctx, timeout)
+	defer stop()
+
+	// A sandbox death or dropped connections, some time into the run.
+	var trouble sync.WaitGroup
+	if n := rng.IntN(4); n < 2 {
+		after := time.Duration(rng.IntN(300)) * time.Millisecond
+		plan = append(plan, fmt.Sprint([]string{"sandbox killed", "connections dropped"}[n], " after ", after))
+		trouble.Go(func() {
+			select {
+			case <-time.After(after):
+			case <-ctx.Done():
+				return
+			}
+			for _, id := range sandboxes.Sandboxes() {
+				if n == 0 {
+					sandboxes.Kill(id)
+				} else {
+					sandboxes.DropConnections(id)
+				}
+			}
+		})
+	}
+
+	var all []agentbox.Event
+	received := make(chan struct{})
+	go func() {
+		defer close(received)
+		for ev := range agent.Run(ctx, "Build it.") {
+			all = append(all, ev)
+			if len(all) == cancelAfter {
+				cancel()
+			}
+			time.Sleep(slow)
+		}
+	}()
+	select {
+	case <-received:
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("the run did not end 30 s after it started (plan %v)", plan)
+		return ""
+	}
+	trouble.Wait()
+
+	// Exactly one Done, last; its error classified; its reason consistent.
+	dones := 0
+	for _, ev := range all {
+		if _, ok := ev.(agentbox.Done); ok {
+			dones++
+		}
+	}
+	done, last := all[len(all)-1].(agentbox.Done)
+	if dones != 1 || !last {
+		t.Fatalf("%d Done events, the last event a %T (plan %v)", dones, all[len(all)-1], plan)
+		return ""
+	}
+	class := classify(done.Err)
+	switch {
+	case class == "":
+		t.Errorf("Done's error is not classified: %v (%T) (plan %v)", done.Err, done.Err, plan)
+	case (done.Err == nil) != (done.Reason == agentbox.StopCompleted):
+		t.Errorf("Done: reason %s with error %v (plan %v)", done.Reason, done.Err, plan)
+	case done.Reason == agentbox.StopCanceled && class != "canceled":
+		t.Errorf("Done: canceled, with error %v (plan %v)", done.Err, plan)
+	}
+
+	// Every sandbox created is killed (or died); one whose create was given
+	// up is killed once created.
+	ended := func(st e2btest.Stats) bool { return st.Alive == 0 && st.Created == st.Killed+st.Died+st.Expired }
+	deadline := time.Now().Add(5 * time.Second)
+	for !ended(sandboxes.Stats()) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // a create given up may still be under way
+	}
+	if st := sandboxes.Stats(); !ended(st) {
+		t.Errorf("sandboxes: %+v, want every one created killed (plan %v, Done %s %v)", st, plan, done.Reason, done.Err)
+	}
+	t.Logf("%s: %v → %s %s", class, plan, done.Reason, errText(done.Err))
+	return class
+}
+
+// response returns a response of the model, chosen by rng, and says what it
+// is.
+func response(rng *rand.Rand) (openroutertest.Response, string) {
+	text := agentboxtest.Step{Text: []string{"Working ", "on it."}}
+	switch rng.IntN(11) {
+	case 0, 1:
+		return openroutertest.FromStep(agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "w", Name: "write_file", Args: `{"files":[{"path":"a.txt","content":"a"}]}`, Split: 7}}}), "write a file"
+	case 2, 3:
+		return openroutertest.FromStep(agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "r", Name: "run_command", Args: `{"command":"echo start; sleep 0.2; echo end"}`}}}), "run a command"
+	case 4:
+		return openroutertest.FromStep(agentboxtest.Reply("Done.")), "answer"
+	case 5:
+		return openroutertest.Status(http.StatusTooManyRequests, `{"error":{"message":"Rate limit exceeded","code":429}}`, "Retry-After", "0"), "429"
+	case 6:
+		status := []int{500, 502, 503}[rng.IntN(3)]
+		return openroutertest.Status(status, fmt.Sprintf(`{"error":{"message":"Upstream error","code":%d}}`, status)), fmt.Sprint(status)
+	case 7:
+		r := openroutertest.FromStep(text)
+		r.Events = append(r.Events[:1], `{"id":"gen-x","object":"chat.completion.chunk","error":{"code":502,"message":"Provider returned error"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}`)
+		return r, "error mid-stream"
+	case 8:
+		r := openroutertest.FromStep(text)
+		r.Events, r.Drop = r.Events[:1], true
+		return r, "stream cut"
+	case 9:
+		r := openroutertest.FromStep(text)
+		r.Events = r.Events[:1] // ends without a finish reason or [DONE]
+		return r, "stream truncated"
+	default:
+		r := openroutertest.FromStep(text)
+		r.Events, r.Hang = r.Events[:1], true
+		return r, "stream hangs"
+	}
+}
+
+// classify names the kind of a run's error, or returns "" for an error a
+// caller could not tell apart.
+func classify(err error) string {
+	var pe *agentbox.ProviderError
+	var ee *e2b.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	case errors.As(err, &pe):
+		return "provider " + string(pe.Kind)
+	case errors.Is(err, agentbox.ErrSandboxGone):
+		return "sandbox gone"
+	case errors.Is(err, agentbox.ErrMaxSteps):
+		return "max steps"
+	case errors.As(err, &ee):
+		return "e2b " + fmt.Sprint(ee.Status)
+	}
+	return ""
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
