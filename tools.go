@@ -191,7 +191,7 @@ func decodeArgs[In any](resolved *jsonschema.Resolved, args json.RawMessage) (In
 	var in In
 	var generic any
 	if err := json.Unmarshal(args, &generic); err != nil {
-		return in, fmt.Errorf("%w: not valid JSON: %v", ErrInvalidArguments, err)
+		return in, fmt.Errorf("%w: not valid JSON: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
 	}
 	// The errors quote the model's values and names: capped, as they go
 	// back to the model and out in events.
