@@ -340,9 +340,8 @@ const maxQuoted = 512
 // that normalizeArgs and the tool's Call accept are a JSON object with every
 // required field and no other, nested ones included, whose decoded value
 // marshals back to arguments the tool accepts and decodes to the same value;
-// rejected arguments give an error matching ErrInvalidArguments, at most
-// maxQuoted bytes when normalizeArgs rejects them, and never more than a
-// bounded multiple of the input in any case.
+// rejected arguments give an error matching ErrInvalidArguments, of at most
+// maxQuoted bytes whatever the input.
 func FuzzToolArguments(f *testing.F) {
 	f.Add(`{"name":"a","count":1,"opts":{"mode":"m"},"items":null}`)
 	f.Add(`{"name":"a","count":-3,"force":true,"tags":["x","y"],"opts":{"mode":"m","level":2},"items":[{"path":"p"}]}`)
