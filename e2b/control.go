@@ -85,6 +85,9 @@ func (c *control) create(ctx context.Context, retry bool) (api.Sandbox, error) {
 // creates is killed as soon as the answer comes.
 func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sandbox, error) {
 	const op = "create sandbox"
+	if err := ctx.Err(); err != nil {
+		return api.Sandbox{}, fmt.Errorf("e2b: %s: %w", op, err)
+	}
 	type result struct {
 		info api.Sandbox
 		err  error
@@ -98,7 +101,7 @@ func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sand
 		resp, err := c.client.PostSandboxesWithResponse(rctx, body)
 		switch {
 		case err != nil:
-			r.err = c.transportError(rctx, op, err)
+			r.err = c.transportError(ctx, op, err) // ctx: the request's own timeout is E2B's failure
 		case resp.JSON201 == nil:
 			r.err = statusError(op, resp.StatusCode(), resp.Body, account, c.cfg.APIKey)
 		default:
@@ -108,7 +111,9 @@ func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sand
 		case results <- r:
 		case <-abandoned:
 			if r.err == nil {
-				c.kill(rctx, r.info.SandboxID)
+				kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+				defer cancel()
+				c.kill(kctx, r.info.SandboxID) // a failure leaves it to its lifetime
 			}
 		}
 	}()

@@ -16,7 +16,7 @@ const hugeOutput = 1 << 30
 // BenchmarkHugeOutput runs, through the agent, a command in a local sandbox
 // that writes 1 GiB to stdout, with a consumer that receives every
 // ToolOutput. Reported: the peak heap above what was in use before
-// (peak-heap-MB, the target being at most 64) and the output's rate (MB/s).
+// (peak-heap-MiB, the target being at most 64 MB) and the output's rate (MiB/s).
 func BenchmarkHugeOutput(b *testing.B) {
 	sb, err := local.New(context.Background(), local.Config{})
 	if err != nil {
@@ -53,6 +53,6 @@ func BenchmarkHugeOutput(b *testing.B) {
 			b.Fatalf("streamed %d bytes, want %d", streamed, hugeOutput)
 		}
 	}
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
-	b.ReportMetric(float64(hugeOutput)*float64(b.N)/(1<<20)/b.Elapsed().Seconds(), "MB/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(hugeOutput)*float64(b.N)/(1<<20)/b.Elapsed().Seconds(), "MiB/s")
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ var (
 	seed   = flag.Uint64("faults.seed", 0, "run only the run of this seed")
 	first  = flag.Uint64("faults.first", 1, "the seed of the first run")
 	runs   = flag.Int("faults.runs", 250, "the most runs")
-	budget = flag.Duration("faults.time", 90*time.Second, "no run starts after this long")
+	budget = flag.Duration("faults.time", 75*time.Second, "no run starts after this long")
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +50,9 @@ func TestFaults(t *testing.T) {
 	n := 0
 	for ; n < *runs && time.Since(start) < *budget; n++ {
 		s := *first + uint64(n)
+		// Should a goroutine of the run panic, the binary ends: the last
+		// line on stderr names the seed.
+		fmt.Fprintf(os.Stderr, "faults: seed %d\n", s)
 		if !t.Run(fmt.Sprint("seed=", s), func(t *testing.T) { endings[faultRun(t, s)]++ }) {
 			break
 		}
@@ -57,13 +62,19 @@ func TestFaults(t *testing.T) {
 
 // faultRun runs the agent once, with the faults seed chooses, and returns
 // the class of its ending.
+//
+// The seed fixes the plan of the run: the responses, the faults and when
+// they come. Timing is the machine's, so a failure may need a few replays
+// (-count) to show again.
 func faultRun(t *testing.T, seed uint64) string {
 	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
 		if t.Failed() {
-			t.Logf("replay: go test ./internal/faults -run TestFaults -faults.seed=%d -v", seed)
+			t.Logf("replay: go test ./internal/faults -run TestFaults -faults.seed=%d -count=20 -v", seed)
 		}
 	}()
-	before := goleak.IgnoreCurrent()
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	var plan []string // what this run does, for the failure message
 
@@ -73,15 +84,12 @@ func faultRun(t *testing.T, seed uint64) string {
 		t.Fatal(err)
 		return ""
 	}
+	defer sandboxes.Close()
+	defer model.Close()
+	// The servers' goroutines are theirs; any other left after the run,
+	// with the servers still up, is the run's.
+	before := goleak.IgnoreCurrent()
 	transport := &http.Transport{}
-	defer func() {
-		model.Close()
-		sandboxes.Close()
-		transport.CloseIdleConnections()
-		if err := goleak.Find(before); err != nil {
-			t.Errorf("goroutines left after the run: %v\nplan: %v", err, plan)
-		}
-	}()
 
 	// The model's responses: mostly ending with an answer.
 	for range 1 + rng.IntN(4) {
@@ -136,6 +144,7 @@ func faultRun(t *testing.T, seed uint64) string {
 
 	// A sandbox death or dropped connections, some time into the run.
 	var trouble sync.WaitGroup
+	received := make(chan struct{})
 	if n := rng.IntN(4); n < 2 {
 		after := time.Duration(rng.IntN(300)) * time.Millisecond
 		plan = append(plan, fmt.Sprint([]string{"sandbox killed", "connections dropped"}[n], " after ", after))
@@ -143,6 +152,8 @@ func faultRun(t *testing.T, seed uint64) string {
 			select {
 			case <-time.After(after):
 			case <-ctx.Done():
+				return
+			case <-received: // after the run, a death would hide a leak
 				return
 			}
 			for _, id := range sandboxes.Sandboxes() {
@@ -156,7 +167,6 @@ func faultRun(t *testing.T, seed uint64) string {
 	}
 
 	var all []agentbox.Event
-	received := make(chan struct{})
 	go func() {
 		defer close(received)
 		for ev := range agent.Run(ctx, "Build it.") {
@@ -183,19 +193,21 @@ func faultRun(t *testing.T, seed uint64) string {
 			dones++
 		}
 	}
+	if len(all) == 0 {
+		t.Fatalf("the run sent no event (plan %v)", plan)
+		return ""
+	}
 	done, last := all[len(all)-1].(agentbox.Done)
 	if dones != 1 || !last {
 		t.Fatalf("%d Done events, the last event a %T (plan %v)", dones, all[len(all)-1], plan)
 		return ""
 	}
-	class := classify(done.Err)
+	class := classify(done)
 	switch {
 	case class == "":
-		t.Errorf("Done's error is not classified: %v (%T) (plan %v)", done.Err, done.Err, plan)
+		t.Errorf("Done's error is not classified: %s %v (%T) (plan %v)", done.Reason, done.Err, done.Err, plan)
 	case (done.Err == nil) != (done.Reason == agentbox.StopCompleted):
 		t.Errorf("Done: reason %s with error %v (plan %v)", done.Reason, done.Err, plan)
-	case done.Reason == agentbox.StopCanceled && class != "canceled":
-		t.Errorf("Done: canceled, with error %v (plan %v)", done.Err, plan)
 	}
 
 	// Every sandbox created is killed (or died); one whose create was given
@@ -207,6 +219,21 @@ func faultRun(t *testing.T, seed uint64) string {
 	}
 	if st := sandboxes.Stats(); !ended(st) {
 		t.Errorf("sandboxes: %+v, want every one created killed (plan %v, Done %s %v)", st, plan, done.Reason, done.Err)
+	}
+
+	// No goroutine left but the servers': the clients' connections, idle
+	// once the streams that used them have ended, are closed until none is
+	// left.
+	var leaked error
+	for range 10 {
+		transport.CloseIdleConnections()
+		cfg.HTTPClient.CloseIdleConnections()
+		if leaked = goleak.Find(before); leaked == nil {
+			break
+		}
+	}
+	if leaked != nil {
+		t.Errorf("goroutines left after the run: %v\nplan: %v", leaked, plan)
 	}
 	t.Logf("%s: %v → %s %s", class, plan, done.Reason, errText(done.Err))
 	return class
@@ -247,24 +274,34 @@ func response(rng *rand.Rand) (openroutertest.Response, string) {
 	}
 }
 
-// classify names the kind of a run's error, or returns "" for an error a
-// caller could not tell apart.
-func classify(err error) string {
+// classify names the kind of a run's ending, or returns "" for one a
+// caller could not tell apart: a cancellation that is not the caller's, a
+// provider error of no kind, an E2B error with no status, or any other
+// error.
+func classify(done agentbox.Done) string {
+	err := done.Err
 	var pe *agentbox.ProviderError
 	var ee *e2b.Error
+	canceled := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 	switch {
+	case done.Reason == agentbox.StopCanceled:
+		if canceled {
+			return "canceled"
+		}
 	case err == nil:
 		return "ok"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "canceled"
 	case errors.As(err, &pe):
-		return "provider " + string(pe.Kind)
+		if pe.Kind != "" && pe.Kind != agentbox.KindUnknown {
+			return "provider " + string(pe.Kind)
+		}
 	case errors.Is(err, agentbox.ErrSandboxGone):
 		return "sandbox gone"
 	case errors.Is(err, agentbox.ErrMaxSteps):
 		return "max steps"
 	case errors.As(err, &ee):
-		return "e2b " + fmt.Sprint(ee.Status)
+		if ee.Status != 0 {
+			return "e2b " + fmt.Sprint(ee.Status)
+		}
 	}
 	return ""
 }
