@@ -122,13 +122,20 @@ func TestInABrowser(t *testing.T) {
 		t.Fatalf("the preview iframe shows %q (%v), want the app's URL", src.Value, err)
 	}
 
-	// The app, inside the preview iframe: press +1 there.
+	// The app, inside the preview iframe, once it has loaded there: press
+	// +1. The iframe's node is taken after the load, so that it holds the
+	// app's document.
+	if err := chromedp.Do(browser, chromedp.WaitVisible(chromedp.CSS(`#preview[data-loaded="true"]`))); err != nil {
+		t.Fatalf("the preview iframe did not load: %v", err)
+	}
 	frames, err := chromedp.Run(browser, chromedp.Nodes(chromedp.ID("preview")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := chromedp.FromNode(frames[0])
-	err = chromedp.Do(browser,
+	inApp, cancelApp := context.WithTimeout(browser, 30*time.Second)
+	defer cancelApp()
+	err = chromedp.Do(inApp,
 		chromedp.WaitVisible(chromedp.ID("add"), in),
 		chromedp.Poll[chromedp.Void](`document.getElementById("count").textContent === "0"`, chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Click(chromedp.ID("add"), in),
