@@ -235,16 +235,7 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 // Fail ends a stream that has no Done to end it, such as one whose run could
 // not start: it writes "error" with err's text, "finish" and "[DONE]".
 func (e *Encoder) Fail(err error) error {
-	if e.ended || e.err != nil {
-		return e.err
-	}
-	e.buf.Reset()
-	if !e.started {
-		e.started = true
-		e.put(startChunk{Type: "start", MessageID: e.messageID})
-	}
-	e.end(err, messageMetadata{Reason: agentbox.StopError})
-	return e.flush()
+	return e.Encode(agentbox.Done{Reason: agentbox.StopError, Err: err})
 }
 
 // end closes what is open and writes the last chunks.

@@ -2,11 +2,13 @@ package uistream_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // chunkFields are the fields each chunk type may have: clients validate
@@ -33,30 +35,97 @@ var chunkFields = map[string][]string{
 
 var finishReasons = []string{"stop", "length", "content-filter", "tool-calls", "error", "other"}
 
-// chunks parses a UI message stream and checks it as a client does: the
-// framing, the fields of each chunk, every delta and end after its start,
-// tool outputs after their input, steps balanced, "finish" then "[DONE]"
-// last, and "error" followed by finishReason "error". It returns the chunks.
+// chunks parses a complete UI message stream, checked as parseStream does,
+// and returns its chunks.
 func chunks(t *testing.T, body string) []map[string]any {
 	t.Helper()
-	if !strings.HasSuffix(body, "data: [DONE]\n\n") {
-		t.Fatalf("the stream does not end with [DONE]:\n%s", tail(body))
+	cs, err := parseStream(body, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// requiredFields are the fields each chunk type must have, besides "type".
+var requiredFields = map[string][]string{
+	"text-start":            {"id"},
+	"text-delta":            {"id", "delta"},
+	"text-end":              {"id"},
+	"reasoning-start":       {"id"},
+	"reasoning-delta":       {"id", "delta"},
+	"reasoning-end":         {"id"},
+	"tool-input-start":      {"toolCallId", "toolName"},
+	"tool-input-delta":      {"toolCallId", "inputTextDelta"},
+	"tool-input-available":  {"toolCallId", "toolName", "input"},
+	"tool-output-available": {"toolCallId", "output"},
+	"tool-output-error":     {"toolCallId", "errorText"},
+	"error":                 {"errorText"},
+	"data-*":                {"data"},
+}
+
+// stringFields are the fields that must be strings wherever they are.
+var stringFields = []string{"type", "id", "delta", "messageId", "toolCallId", "toolName", "inputTextDelta", "errorText", "finishReason"}
+
+// parseStream parses a UI message stream and checks it as a client does:
+// every event one data line of a JSON object in valid UTF-8, with only the
+// fields its type allows, and those it needs, of the right kinds; start
+// first; every delta and end after its start; tool inputs before their
+// availability and outputs after it; steps balanced; and, when complete, a
+// finish after which only [DONE] comes, with finishReason "error" after an
+// error. An incomplete stream is one still going: it has neither finish nor
+// [DONE].
+func parseStream(body string, complete bool) ([]map[string]any, error) {
+	if body == "" {
+		if complete {
+			return nil, errors.New("the stream is empty")
+		}
+		return nil, nil
+	}
+	if !strings.HasSuffix(body, "\n\n") {
+		return nil, fmt.Errorf("the stream does not end with a blank line: %q", tail(body))
 	}
 	events := strings.Split(strings.TrimSuffix(body, "\n\n"), "\n\n")
+	if complete {
+		if events[len(events)-1] != "data: [DONE]" {
+			return nil, fmt.Errorf("the stream does not end with [DONE]: %q", tail(body))
+		}
+		events = events[:len(events)-1]
+	}
 	var out []map[string]any
 	open := map[string]bool{} // text and reasoning parts
 	tools := map[string]string{}
-	step, failed := false, false
-	for i, ev := range events[:len(events)-1] {
+	step, failed, finished := false, false, false
+	for i, ev := range events {
 		data, ok := strings.CutPrefix(ev, "data: ")
 		if !ok || strings.Contains(data, "\n") {
-			t.Fatalf("event %d is not one data line: %q", i, ev)
+			return nil, fmt.Errorf("event %d is not one data line: %q", i, ev)
+		}
+		if !utf8.ValidString(data) {
+			return nil, fmt.Errorf("event %d is not valid UTF-8: %q", i, data)
+		}
+		if data == "[DONE]" {
+			return nil, fmt.Errorf("event %d: [DONE] before the end", i)
 		}
 		var c map[string]any
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			t.Fatalf("event %d: %v: %s", i, err, data)
+			return nil, fmt.Errorf("event %d: %v: %s", i, err, data)
 		}
 		out = append(out, c)
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("event %d (%s): %s", i, data, fmt.Sprintf(format, args...))
+		}
+		for _, k := range stringFields {
+			if v, ok := c[k]; ok {
+				if _, ok := v.(string); !ok {
+					return nil, fail("field %q is not a string", k)
+				}
+			}
+		}
+		if v, ok := c["transient"]; ok {
+			if _, ok := v.(bool); !ok {
+				return nil, fail("transient is not a boolean")
+			}
+		}
 		typ, _ := c["type"].(string)
 		kind := typ
 		if strings.HasPrefix(typ, "data-") {
@@ -64,86 +133,96 @@ func chunks(t *testing.T, body string) []map[string]any {
 		}
 		allowed, known := chunkFields[kind]
 		if !known {
-			t.Fatalf("event %d: unknown chunk type %q", i, typ)
+			return nil, fail("unknown chunk type %q", typ)
 		}
 		for k := range c {
 			if k != "type" && !slices.Contains(allowed, k) {
-				t.Errorf("event %d: %s has field %q; clients allow only %v", i, typ, k, allowed)
+				return nil, fail("field %q; clients allow only %v", k, allowed)
+			}
+		}
+		for _, k := range requiredFields[kind] {
+			if _, ok := c[k]; !ok {
+				return nil, fail("no field %q", k)
 			}
 		}
 		id, _ := c["id"].(string)
 		call, _ := c["toolCallId"].(string)
-		fail := func(format string, args ...any) {
-			t.Errorf("event %d (%s): %s", i, data, fmt.Sprintf(format, args...))
+		if finished {
+			return nil, fail("a chunk after finish")
 		}
 		switch {
 		case i == 0 && typ != "start":
-			fail("the stream does not begin with start")
+			return nil, fail("the stream does not begin with start")
 		case typ == "start" && i != 0:
-			fail("start in the middle")
-		case i == len(events)-2 && typ != "finish":
-			fail("the last chunk before [DONE] is not finish")
+			return nil, fail("start in the middle")
 		case typ == "start-step":
 			if step {
-				fail("a step starts inside a step")
+				return nil, fail("a step starts inside a step")
 			}
 			step = true
 		case typ == "finish-step":
 			if !step || len(open) > 0 {
-				fail("finish-step outside a step or with parts open: %v", slices.Collect(maps.Keys(open)))
+				return nil, fail("finish-step outside a step or with parts open: %v", slices.Collect(maps.Keys(open)))
 			}
 			step = false
-		case strings.HasSuffix(typ, "-start") && (strings.HasPrefix(typ, "text") || strings.HasPrefix(typ, "reasoning")):
+		case typ == "text-start" || typ == "reasoning-start":
 			if open[id] || id == "" {
-				fail("part %q started twice", id)
+				return nil, fail("part %q started twice", id)
 			}
 			open[id] = true
-		case strings.HasSuffix(typ, "-delta") && (strings.HasPrefix(typ, "text") || strings.HasPrefix(typ, "reasoning")):
+		case typ == "text-delta" || typ == "reasoning-delta":
 			if !open[id] {
-				fail("delta of part %q, which is not open", id)
+				return nil, fail("delta of part %q, which is not open", id)
 			}
-		case strings.HasSuffix(typ, "-end"):
+		case typ == "text-end" || typ == "reasoning-end":
 			if !open[id] {
-				fail("end of part %q, which is not open", id)
+				return nil, fail("end of part %q, which is not open", id)
 			}
 			delete(open, id)
 		case typ == "tool-input-start":
 			if _, dup := tools[call]; dup {
-				fail("tool call %q started twice", call)
+				return nil, fail("tool call %q started twice", call)
 			}
 			tools[call] = "input"
 		case typ == "tool-input-delta":
 			if tools[call] != "input" {
-				fail("input delta of tool call %q, which is %q", call, tools[call])
+				return nil, fail("input delta of tool call %q, which is %q", call, tools[call])
 			}
 		case typ == "tool-input-available":
 			if tools[call] != "input" {
-				fail("input of tool call %q, which is %q", call, tools[call])
+				return nil, fail("input of tool call %q, which is %q", call, tools[call])
 			}
 			tools[call] = "available"
 		case strings.HasPrefix(typ, "tool-output-"):
 			if tools[call] != "available" {
-				fail("output of tool call %q, which is %q", call, tools[call])
+				return nil, fail("output of tool call %q, which is %q", call, tools[call])
 			}
 			tools[call] = "done"
 		case typ == "error":
 			failed = true
 		case typ == "finish":
-			if len(open) > 0 || step {
-				fail("finish with a step or parts open")
+			if !complete || i != len(events)-1 {
+				return nil, fail("finish before the end")
 			}
-			if r := c["finishReason"]; r != nil && !slices.Contains(finishReasons, r.(string)) {
-				fail("finishReason %v", r)
+			if len(open) > 0 || step {
+				return nil, fail("finish with a step or parts open")
+			}
+			if r, ok := c["finishReason"]; ok && !slices.Contains(finishReasons, r.(string)) {
+				return nil, fail("finishReason %v", r)
 			}
 			if failed && c["finishReason"] != "error" {
-				fail(`an error is not followed by finishReason "error"`)
+				return nil, fail(`an error is not followed by finishReason "error"`)
 			}
+			finished = true
 		}
 		if (strings.HasPrefix(typ, "text") || strings.HasPrefix(typ, "reasoning") || strings.HasPrefix(typ, "tool-")) && !step {
-			fail("outside a step")
+			return nil, fail("outside a step")
 		}
 	}
-	return out
+	if complete && !finished {
+		return nil, errors.New("the last chunk before [DONE] is not finish")
+	}
+	return out, nil
 }
 
 // types returns the types of the chunks, in order.
