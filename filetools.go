@@ -18,6 +18,7 @@ const (
 	readDefaultLines = 2000
 	readMaxLineBytes = 2000
 	readMaxBytes     = 256 << 10
+	readMaxScan      = 64 << 20
 	editMaxBytes     = 10 << 20
 	listDefaultDepth = 3
 	listMaxDepth     = 8
@@ -78,7 +79,7 @@ func readFileTool() Tool {
 	schema.Properties["offset"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["limit"].Minimum = jsonschema.Ptr(1.0)
 	return newTypedTool("read_file",
-		"Read a text file of the workspace. Returns its lines exactly as stored, without line numbers, from line offset (default 1) for at most limit lines (default 2000). Lines longer than 2000 characters are cut. A long result stops early, at a whole line, and then says which offset reads on. Binary files are not shown.",
+		"Read a text file of the workspace. Returns its lines exactly as stored, without line numbers, from line offset (default 1) for at most limit lines (default 2000). Lines longer than 2000 characters are cut. A long result stops early, at a whole line, and then says which offset reads on. Binary files are not shown, and reading stops 64 MB into a file.",
 		schema, readFile)
 }
 
@@ -97,18 +98,25 @@ func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	if head, _ := r.Peek(8000); bytes.IndexByte(head, 0) >= 0 {
-		return "", fmt.Errorf("%s is a binary file; it is not shown", in.Path)
-	}
+	r := bufio.NewReaderSize(&textReader{ctx: ctx, r: f, left: readMaxScan}, 64<<10)
 	var b strings.Builder
 	line, shown := 0, 0
 	for {
-		text, err := readLine(r)
+		var text string
+		if line+1 < offset {
+			err = skipLine(r)
+		} else {
+			text, err = readLine(r)
+		}
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errBinary):
+			return "", fmt.Errorf("%s is a binary file; it is not shown", in.Path)
+		case errors.Is(err, errScanned):
+			return "", fmt.Errorf("stopped reading %s after %d MB, at line %d: read further into it with run_command (e.g. tail, or sed -n)", in.Path, readMaxScan>>20, line+1)
+		case err != nil:
 			return "", err
 		}
 		line++
@@ -129,6 +137,53 @@ func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
 		return "", fmt.Errorf("%s has %d lines; offset %d is past its end", in.Path, line, offset)
 	}
 	return b.String(), nil
+}
+
+// A textReader reads a text file for read_file: it fails once ctx is done,
+// at the first NUL byte (the mark of a binary file, or of a hole in a sparse
+// one), and once left bytes were read.
+type textReader struct {
+	ctx  context.Context
+	r    io.Reader
+	left int64
+}
+
+var (
+	errBinary  = errors.New("binary file")
+	errScanned = errors.New("read too far into the file")
+)
+
+func (t *textReader) Read(p []byte) (int, error) {
+	if err := t.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if t.left <= 0 {
+		return 0, errScanned
+	}
+	if int64(len(p)) > t.left {
+		p = p[:t.left]
+	}
+	n, err := t.r.Read(p)
+	if bytes.IndexByte(p[:n], 0) >= 0 {
+		return 0, errBinary
+	}
+	t.left -= int64(n)
+	return n, err
+}
+
+// skipLine reads past a line, returning io.EOF only when there is none.
+func skipLine(r *bufio.Reader) error {
+	for n := 0; ; {
+		part, err := r.ReadSlice('\n')
+		n += len(part)
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && n > 0:
+			return nil
+		}
+		return err
+	}
 }
 
 // readLine reads a line with its newline, cutting it to readMaxLineBytes.
@@ -276,6 +331,11 @@ func editFile(ctx context.Context, env *Env, in editFileArgs) (string, error) {
 		return "", fmt.Errorf("old_string was not found in %s; read the file and copy the text exactly, whitespace included", in.Path)
 	case count > 1 && !in.ReplaceAll:
 		return "", fmt.Errorf("old_string occurs %d times in %s; include more surrounding lines to make it unique, or set replace_all", count, in.Path)
+	}
+	// The size of the result, known before it is made: count is at most
+	// len(content), and len(content) at most editMaxBytes.
+	if size := int64(len(content)) + int64(count)*(int64(len(in.NewString))-int64(len(in.OldString))); size > editMaxBytes {
+		return "", fmt.Errorf("the edit would make %s %d bytes, more than %d MB; make it with run_command instead", in.Path, size, editMaxBytes>>20)
 	}
 	content = strings.ReplaceAll(content, in.OldString, in.NewString)
 	if err := sb.WriteFiles(ctx, []File{{Path: in.Path, Data: []byte(content)}}); err != nil {
