@@ -11,4 +11,16 @@
 // agent builds in one message is still there in the next. An [Encoder]
 // writes the events of any run in the protocol, for those who serve runs
 // their own way.
+//
+// A Handler holds a chat only while a client takes part. A client that
+// disconnects, or that stays connected but stops reading so that a write to
+// it waits [Options.WriteTimeout] (30 s by default), loses its turn: the run
+// is cancelled and the chat takes the next message. The deadline is set
+// before each write, so a long stream to a client that reads is not cut. A
+// client that has not sent its whole request body within
+// [Options.ReadTimeout] (30 s by default) gets 408 and its connection is
+// closed; it never holds a chat. The deadlines replace, for the chat
+// requests, the http.Server's ReadTimeout and WriteTimeout; leave the
+// server's WriteTimeout 0, which would cut every stream at that length, and
+// set its ReadHeaderTimeout, which no handler can.
 package uistream

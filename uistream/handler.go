@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -30,6 +31,25 @@ type Options struct {
 	MaxToolOutput int
 	// MaxBodyBytes is the largest request body accepted; 0 means 4 MiB.
 	MaxBodyBytes int64
+	// ReadTimeout is how long a client has to send its request body,
+	// counted from when the handler starts on the request. A body still
+	// coming in then is refused with 408 and its connection closed, before
+	// the chat is looked at. The deadline replaces, for the body, that of
+	// http.Server.ReadTimeout. 0 means 30 seconds, enough for a body of 4
+	// MiB over about 1 Mbit/s (chat requests are mostly a few KiB); a
+	// negative value sets no deadline, leaving the server's.
+	ReadTimeout time.Duration
+	// WriteTimeout is how long one write of the stream to the client may
+	// take. Before each write and flush the handler sets the connection's
+	// write deadline that far ahead, so a stream is never cut for its
+	// length while the client reads it; but a client that stops reading,
+	// until the socket buffers between are full, loses its turn when a
+	// write misses the deadline, as if it had disconnected. The deadline
+	// replaces, for the stream, that of http.Server.WriteTimeout, which
+	// would cut a long stream: leave that one 0. 0 means 30 seconds, time
+	// for a connection that stalls for a moment (a mobile network changing
+	// hands) to recover; a negative value sets no deadline.
+	WriteTimeout time.Duration
 	// SessionKey returns the key of a chat's session: requests with the
 	// same key share one. Nil means the chat id alone, which any client that
 	// knows it can use; to keep users apart, return the user's identity (from
@@ -47,6 +67,8 @@ const (
 	defaultIdleTimeout  = 15 * time.Minute
 	defaultMaxSessions  = 100
 	defaultMaxBodyBytes = 4 << 20
+	defaultReadTimeout  = 30 * time.Second
+	defaultWriteTimeout = 30 * time.Second
 	closeTimeout        = 30 * time.Second
 )
 
@@ -59,9 +81,9 @@ const (
 // run is still a 200 response: its stream ends with "error", then "finish"
 // with finishReason "error", then "[DONE]". Requests it cannot take get a
 // 4xx or 5xx status and a JSON body {"error": "..."}: wrong method (405), a
-// body that is not application/json (415), malformed (400) or too large
-// (413), a turn of the chat still running (409), too many chats or the
-// handler closed (503).
+// body that is not application/json (415), malformed (400), too large (413)
+// or not all sent within Options.ReadTimeout (408), a turn of the chat still
+// running (409), too many chats or the handler closed (503).
 //
 // Each chat id (or key, see Options.SessionKey) has an [agentbox.Session]:
 // the sandbox and the conversation carry over from one message to the next.
@@ -74,12 +96,21 @@ const (
 //
 // A client that disconnects cancels its run: its commands are killed, the
 // processes it was starting stopped, and the tool calls left are not run.
-// The chat's sandbox waits for the next message, until the idle expiry.
+// The chat's sandbox waits for the next message, until the idle expiry. A
+// client that stays connected but stops reading is treated the same once a
+// write to it has waited Options.WriteTimeout: its run is cancelled, and the
+// chat takes the next message. A client slow to send its request body is cut
+// off after Options.ReadTimeout and holds no session. Both deadlines need a
+// ResponseWriter that [http.ResponseController] can set them on, as the
+// net/http server's are (a middleware's wrapper needs an Unwrap method);
+// without, the handler logs a warning once and streams without them.
 // Close the Handler to close every session.
 type Handler struct {
 	agent *agentbox.Agent
 	opts  Options
 	log   *slog.Logger
+
+	noDeadlines sync.Once // warns once of a ResponseWriter without deadlines
 
 	mu       sync.Mutex
 	sessions map[string]*chat
@@ -106,6 +137,12 @@ func New(agent *agentbox.Agent, opts Options) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = defaultReadTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = defaultWriteTimeout
+	}
 	if opts.MessageID == nil {
 		opts.MessageID = func() string { return "msg-" + rand.Text() }
 	}
@@ -118,6 +155,16 @@ func New(agent *agentbox.Agent, opts Options) *Handler {
 
 // ServeHTTP serves one chat request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cw := &clientWriter{w: w, rc: http.NewResponseController(w), timeout: h.opts.WriteTimeout, h: h}
+	if d := h.opts.ReadTimeout; d > 0 {
+		// The whole body, read or not, is due by then: what the handler
+		// leaves of it, the server discards within the same deadline, or
+		// closes the connection.
+		cw.setReadDeadline(time.Now().Add(d))
+	}
+	// The response after the handler returns, a refusal or the end of the
+	// stream, gets a deadline as well.
+	defer cw.extend()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.refuse(w, &requestError{http.StatusMethodNotAllowed, "use POST with a chat request body"})
@@ -134,6 +181,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, err)
 		return
 	}
+	// Past the body, the server reads on only to see the client hang up:
+	// no deadline, as the server itself leaves it.
+	cw.setReadDeadline(time.Time{})
 	key := req.ID
 	if h.opts.SessionKey != nil {
 		key = h.opts.SessionKey(r, req.ID)
@@ -162,20 +212,76 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Vercel-Ai-Ui-Message-Stream", "v1")
 	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	enc := NewEncoder(w, h.opts.MessageID())
+	enc := NewEncoder(cw, h.opts.MessageID())
 	enc.MaxToolOutput = h.opts.MaxToolOutput
 	for ev := range events {
+		// A write that fails, the client gone or stalled past the write
+		// deadline, stops the run; its events are drained.
 		if err := enc.Encode(ev); err != nil {
-			cancel() // the client is gone: stop the run, and drain its events
+			cancel()
 			continue
 		}
 		if len(events) == 0 { // flush once the run has nothing more ready
-			if err := rc.Flush(); err != nil {
+			if err := cw.Flush(); err != nil {
 				cancel()
 			}
 		}
 	}
+}
+
+// clientWriter writes a response to the client, each write and flush
+// within timeout of its start.
+type clientWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration // negative for no deadline
+	h       *Handler
+}
+
+// Write writes p to the client before the write deadline.
+func (c *clientWriter) Write(p []byte) (int, error) {
+	c.extend()
+	return c.w.Write(p)
+}
+
+// Flush sends what is buffered to the client before the write deadline.
+func (c *clientWriter) Flush() error {
+	c.extend()
+	if err := c.rc.Flush(); err != nil {
+		return fmt.Errorf("uistream: %w", err)
+	}
+	return nil
+}
+
+// extend sets the write deadline to timeout from now. When the
+// ResponseWriter takes no deadline, the handler goes on without.
+func (c *clientWriter) extend() {
+	if c.timeout < 0 {
+		return
+	}
+	if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		c.timeout = -1
+		c.unsupported(err)
+	}
+}
+
+// setReadDeadline sets the read deadline of the request; the zero time
+// clears it.
+func (c *clientWriter) setReadDeadline(deadline time.Time) {
+	if err := c.rc.SetReadDeadline(deadline); err != nil {
+		c.unsupported(err)
+	}
+}
+
+// unsupported logs, once per Handler, that the ResponseWriter takes no
+// deadlines.
+func (c *clientWriter) unsupported(err error) {
+	if !errors.Is(err, http.ErrNotSupported) {
+		return // the connection is closed: the write fails on its own
+	}
+	c.h.noDeadlines.Do(func() {
+		c.h.log.Warn("uistream: the ResponseWriter takes no deadlines, so stalled clients are not cut off; give middleware wrappers an Unwrap method", "error", err)
+	})
 }
 
 // take returns the session of key, starting one for req if need be (created

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/agentbox/agentbox"
@@ -57,6 +58,9 @@ func readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*chatRequ
 	if err := dec.Decode(&req); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes", limit)}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &requestError{http.StatusRequestTimeout, "the request body did not arrive in time"}
 		}
 		return nil, badRequest("the request body is not a chat request: %v", err)
 	}

@@ -71,7 +71,7 @@ func serve(ctx context.Context, addr string, hosts []string, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(a)
 	fmt.Fprintf(w, "Open http://%s in a browser. Ctrl-C stops the server and removes the sandboxes.\n", ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -87,6 +87,30 @@ func serve(ctx context.Context, addr string, hosts []string, w io.Writer) error 
 		err = nil
 	}
 	return err
+}
+
+// The limits of the server and the chats, for a server clients reach over
+// the internet. A chat's response is a stream as long as the agent's turn,
+// so the server has no WriteTimeout, which would cut it: the chat handler
+// gives each write to the client writeTimeout instead, and a client that
+// stops reading loses its turn.
+const (
+	readHeaderTimeout = 10 * time.Second // to send the request's headers
+	readTimeout       = 30 * time.Second // to send the whole request, the chat's body included
+	writeTimeout      = 30 * time.Second // for each write of a chat's stream
+	idleTimeout       = 2 * time.Minute  // for a kept-alive connection between requests
+	maxHeaderBytes    = 64 << 10
+)
+
+// newServer returns the server of handler, with the limits above.
+func newServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
 }
 
 // app is the web app: the page, its settings, and the chats.
@@ -127,7 +151,7 @@ func newApp(w io.Writer, hosts []string) (*app, error) {
 	}
 	agent := agentbox.New(provider, agentbox.Options{Open: choose.Opener()})
 	a := &app{
-		chats:  uistream.New(agent, uistream.Options{}),
+		chats:  uistream.New(agent, uistream.Options{ReadTimeout: readTimeout, WriteTimeout: writeTimeout}),
 		config: pageConfig{Live: live, Prompt: cmp.Or(os.Getenv("WEBAPP_PROMPT"), replay.Prompt), Sandbox: choose.Kind()},
 	}
 	mux := http.NewServeMux()

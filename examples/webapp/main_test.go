@@ -224,3 +224,32 @@ func TestOtherHostsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestTheServerLimits serves the app with the server main makes: a request
+// with headers over maxHeaderBytes gets 431, and the server has the
+// timeouts a public server needs, but no WriteTimeout, which would cut
+// every chat's stream at that length.
+func TestTheServerLimits(t *testing.T) {
+	a, _ := startApp(t, nil)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = newServer(a)
+	srv.Start()
+	defer srv.Close()
+	if _, err := get(t, srv.URL+"/api/config"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/config", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 2*maxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("headers of %d bytes: %s, want 431", 2*maxHeaderBytes, resp.Status)
+	}
+	if c := srv.Config; c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0 || c.WriteTimeout != 0 {
+		t.Errorf("ReadHeaderTimeout %v, ReadTimeout %v, IdleTimeout %v, WriteTimeout %v; want the first three set and no WriteTimeout",
+			c.ReadHeaderTimeout, c.ReadTimeout, c.IdleTimeout, c.WriteTimeout)
+	}
+}
