@@ -103,7 +103,7 @@ func (s *Sandbox) abandon(ctx, runCtx context.Context, op string, pid uint32, ta
 	case errors.Is(cause, agentbox.ErrTimeout):
 		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrTimeout)
 	}
-	return s.gone(op, rpcError(op, err, s.token))
+	return s.gone(op, rpcError(op, err, s.secrets()...))
 }
 
 // kill kills a process, found by pid or, before its pid is known, by tag,
@@ -122,7 +122,7 @@ func (s *Sandbox) kill(ctx context.Context, pid uint32, tag string) error {
 		Signal:  process.Signal_SIGNAL_SIGKILL,
 	}))
 	if err != nil {
-		return rpcError("kill process "+strconv.Itoa(int(pid)), err, s.token)
+		return rpcError("kill process "+strconv.Itoa(int(pid)), err, s.secrets()...)
 	}
 	return nil
 }

@@ -28,8 +28,9 @@ const (
 // Config configures sandboxes on E2B. The zero value with an APIKey creates
 // sandboxes from the base template on E2B's cloud.
 type Config struct {
-	// APIKey authenticates with E2B's control plane (X-API-Key). It is
-	// never printed: not in errors, logs or String output.
+	// APIKey authenticates with E2B's control plane (X-API-Key). It is sent
+	// to the origin of APIURL only, never where it redirects, and never
+	// printed: not in errors, logs or String output.
 	APIKey string
 	// Template is the template sandboxes are created from; empty means
 	// DefaultTemplate.
@@ -62,6 +63,8 @@ type Config struct {
 	User string
 	// HTTPClient sends every request; nil means a client with dial, TLS and
 	// response-header timeouts but no overall timeout, since commands stream.
+	// It is not modified: copies of it add the credentials, and refuse
+	// redirects to other origins.
 	HTTPClient *http.Client
 }
 

@@ -32,10 +32,14 @@ func newControl(cfg Config) (*control, error) {
 	if cfg.APIKey == "" {
 		return nil, &Error{Op: "configure", Message: "no API key: set Config.APIKey or E2B_API_KEY", kind: ErrAuth}
 	}
+	// The key goes only to the control plane, never where it redirects.
+	hc, err := originClient(cfg.httpClient(), cfg.apiURL(), http.Header{"X-Api-Key": {cfg.APIKey}})
+	if err != nil {
+		return nil, err
+	}
 	client, err := api.NewClientWithResponses(cfg.apiURL(),
-		api.WithHTTPClient(cfg.httpClient()),
+		api.WithHTTPClient(hc),
 		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			req.Header.Set("X-API-Key", cfg.APIKey)
 			req.Header.Set("User-Agent", userAgent)
 			return nil
 		}))

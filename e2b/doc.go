@@ -48,8 +48,21 @@
 // with backoff, until ctx is done: it means the account's sandboxes are all
 // in use); a sandbox that died, expired or was killed matches
 // [agentbox.ErrSandboxGone] (the control plane's 404, E2B's edge's 502); a
-// missing file or process matches [fs.ErrNotExist]. The API key and the
-// sandbox's tokens never appear in errors or String output.
+// missing file or process matches [fs.ErrNotExist].
+//
+// # Credentials
+//
+// The API key goes to the control plane only, and a sandbox's access token
+// (with Config.User's authorization) to its envd only: each to its own
+// origin, scheme, host and port. net/http would copy them onto the requests
+// of redirects, so the origin of every request is checked below the
+// redirects it follows, whatever the CheckRedirect of Config.HTTPClient: a
+// redirect to another origin (another host, port or subdomain, or from https
+// to http) is refused with an error, and nothing, not even the request's
+// body, is sent there. Config.HTTPClient itself is left as it is.
+//
+// The API key and the sandbox's tokens never appear in errors (in no field,
+// nor in the errors they wrap), nor in String output.
 //
 // # Warm pools
 //

@@ -116,6 +116,7 @@ func statusError(op string, status int, body []byte, w where, secrets ...string)
 	case status == http.StatusBadGateway && w == envd && !portClosed(e.Message):
 		e.kind = agentbox.ErrSandboxGone // E2B's edge: "The sandbox was not found"
 	}
+	e.Code = redact(e.Code, secrets...)
 	e.Message = redact(e.Message, secrets...)
 	return e
 }
@@ -126,7 +127,7 @@ func portClosed(msg string) bool { return strings.Contains(msg, "port is not ope
 
 // transportError makes the Error of a request that got no response.
 func transportError(op string, err error, secrets ...string) *Error {
-	return &Error{Op: op, Message: redact(err.Error(), secrets...), err: err}
+	return &Error{Op: op, Message: redact(err.Error(), secrets...), err: redactError(err, secrets...)}
 }
 
 // rpcError makes the Error of a failed Connect call to envd.
@@ -159,3 +160,48 @@ func redact(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// redactError returns err, or, when its text or the text of an error it
+// wraps shows one of secrets, an error with its text redacted that wraps
+// nothing (so that no text with a secret can be reached) but still matches
+// what err matches with errors.Is.
+func redactError(err error, secrets ...string) error {
+	if !showsSecret(err, secrets) {
+		return err
+	}
+	return &redactedError{text: redact(err.Error(), secrets...), err: err}
+}
+
+// showsSecret reports whether the text of err, or of an error it wraps,
+// shows one of secrets.
+func showsSecret(err error, secrets []string) bool {
+	if err == nil {
+		return false
+	}
+	if redact(err.Error(), secrets...) != err.Error() {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return showsSecret(u.Unwrap(), secrets)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if showsSecret(e, secrets) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// A redactedError is an error whose text showed a secret.
+type redactedError struct {
+	text string
+	err  error // the original, never returned
+}
+
+func (e *redactedError) Error() string { return e.text }
+
+// Is reports whether the original error matches target, so that
+// errors.Is(err, context.DeadlineExceeded) and the like still hold.
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }

@@ -2,6 +2,7 @@ package e2b_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -329,4 +330,94 @@ func TestMissingTemplate(t *testing.T) {
 		t.Errorf("Get from a pool of a missing template: %v, want its 404 at once", err)
 	}
 	newSandbox(t, srv.Config()) // base exists
+}
+
+// TestSecretsNeverInErrorFields has the control plane echo the API key, and
+// envd the access token, into every field of their error bodies: no field
+// of the errors, nor any error they wrap, may show either, however printed.
+func TestSecretsNeverInErrorFields(t *testing.T) {
+	const key = "e2b_echoed_key_0123456789abcdef"
+	const token = "envd_echoed_token_0123456789abcdef"
+	echo := func(header string, codeField string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			v := r.Header.Get(header)
+			body, _ := json.Marshal(map[string]any{codeField: v, "message": "who is " + v + "?"})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write(body)
+		}
+	}
+	var errs []error
+	for _, codeField := range []string{"code", "error_code"} {
+		control := httptest.NewServer(echo("X-API-Key", codeField))
+		cfg := e2b.Config{APIKey: key, APIURL: control.URL}
+		_, newErr := e2b.New(t.Context(), cfg)
+		_, listErr := e2b.List(t.Context(), cfg, nil)
+		_, connErr := e2b.Connect(t.Context(), "abc", cfg)
+		control.Close()
+		errs = append(errs, newErr, listErr, connErr)
+	}
+	// A control plane that hands out the token, and an envd that echoes it.
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"sandboxID":"sbx1","templateID":"base","clientID":"c","envdVersion":"0.6.13","envdAccessToken":%q}`, token)
+	}))
+	defer control.Close()
+	envd := httptest.NewServer(echo("X-Access-Token", "code"))
+	defer envd.Close()
+	sb, err := e2b.New(t.Context(), e2b.Config{APIKey: key, APIURL: control.URL, SandboxURL: envd.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(t.Context())
+	_, openErr := sb.Open(t.Context(), "f")
+	_, runErr := sb.Run(t.Context(), agentbox.Command{Cmd: "true"})
+	_, listErr := sb.List(t.Context(), ".")
+	errs = append(errs, openErr, runErr, listErr, sb.WriteFiles(t.Context(), []agentbox.File{{Path: "f"}}))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d: no error from a server answering 403", i)
+			continue
+		}
+		if !errors.Is(err, e2b.ErrAuth) {
+			t.Errorf("call %d: %v does not match e2b.ErrAuth", i, err)
+		}
+		for _, s := range errorTexts(err) {
+			if strings.Contains(s, key) || strings.Contains(s, token) {
+				t.Errorf("call %d: a secret is shown: %s", i, s)
+			}
+		}
+	}
+	if s := openErr.Error(); !strings.Contains(s, "who is [redacted]?") {
+		t.Errorf("Open: %q, want envd's message with the token redacted", s)
+	}
+}
+
+// errorTexts returns err and every error it wraps as %v, %+v, %#v and JSON
+// print them.
+func errorTexts(err error) []string {
+	var texts []string
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		data, _ := json.Marshal(err)
+		texts = append(texts, err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), string(data))
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return texts
 }

@@ -123,7 +123,7 @@ func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, er
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("e2b: %s: %w", op, ctx.Err())
 		}
-		return nil, s.gone(op, rpcError(op, err, s.token))
+		return nil, s.gone(op, rpcError(op, err, s.secrets()...))
 	}
 	entries := resp.Msg.GetEntries()
 	infos := make([]agentbox.FileInfo, 0, len(entries))
@@ -144,7 +144,7 @@ func (s *Sandbox) requestError(ctx context.Context, op string, err error) error 
 	if ctx.Err() != nil {
 		return fmt.Errorf("e2b: %s: %w", op, ctx.Err())
 	}
-	return s.gone(op, transportError(op, err, s.token))
+	return s.gone(op, transportError(op, err, s.secrets()...))
 }
 
 // statusError reports an error status from envd or E2B's edge.
@@ -152,5 +152,5 @@ func (s *Sandbox) statusError(op string, status int, body []byte) error {
 	if s.isClosed() {
 		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
 	}
-	return statusError(op, status, body, envd, s.token)
+	return statusError(op, status, body, envd, s.secrets()...)
 }

@@ -84,5 +84,5 @@ func (s *Sandbox) answers(ctx context.Context, op, url string) (bool, error) {
 	if portClosed(edge.Message) {
 		return false, nil
 	}
-	return false, statusError(op, resp.StatusCode, data, envd, s.token, s.traffic)
+	return false, statusError(op, resp.StatusCode, data, envd, s.secrets()...)
 }

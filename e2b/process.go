@@ -101,7 +101,7 @@ func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev *events, out *out
 			return killed, nil
 		}
 		if failures++; failures > maxReattach {
-			return killed, fmt.Errorf("e2b: process %s: lost its output: %w", p.id, rpcError("follow process", err, s.token))
+			return killed, fmt.Errorf("e2b: process %s: lost its output: %w", p.id, rpcError("follow process", err, s.secrets()...))
 		}
 		select { // a moment before trying again, longer each time
 		case <-time.After(time.Duration(failures) * 100 * time.Millisecond):

@@ -156,7 +156,12 @@ func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {
 		s.traffic = *info.TrafficAccessToken
 	}
 	base := s.envdURL()
-	doer := &envdDoer{client: s.httpClient, header: s.envdHeader()}
+	// The token and the user go only to envd, never where it redirects.
+	hc, err := originClient(s.httpClient, base, s.envdSecrets())
+	if err != nil {
+		return nil, err
+	}
+	doer := &envdDoer{client: hc, header: s.envdHeader()}
 	files, err := envdapi.NewClient(base, envdapi.WithHTTPClient(doer))
 	if err != nil {
 		return nil, fmt.Errorf("e2b: envd client: %w", err)
@@ -187,12 +192,18 @@ func (s *Sandbox) host(port int) string {
 	return strconv.Itoa(port) + "-" + s.id + "." + s.domain
 }
 
-// envdHeader is what every request to envd carries.
+// envdHeader is what every request to envd carries, but the credentials.
 func (s *Sandbox) envdHeader() http.Header {
 	h := http.Header{}
 	h.Set("User-Agent", userAgent)
 	h.Set("E2b-Sandbox-Id", s.id)
 	h.Set("E2b-Sandbox-Port", strconv.Itoa(EnvdPort))
+	return h
+}
+
+// envdSecrets are the credentials of envd: the access token and the user.
+func (s *Sandbox) envdSecrets() http.Header {
+	h := http.Header{}
 	if s.token != "" {
 		h.Set("X-Access-Token", s.token)
 	}
@@ -202,10 +213,15 @@ func (s *Sandbox) envdHeader() http.Header {
 	return h
 }
 
+// secrets are what the sandbox's errors never show: its tokens, and the API
+// key in case envd echoes it.
+func (s *Sandbox) secrets() []string { return []string{s.token, s.traffic, s.cfg.APIKey} }
+
 // userAgent names this library to E2B.
 const userAgent = "agentbox-go"
 
-// An envdDoer sends requests to envd with the sandbox's headers.
+// An envdDoer sends requests to envd with the sandbox's headers; its client
+// adds the credentials.
 type envdDoer struct {
 	client *http.Client
 	header http.Header

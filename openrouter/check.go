@@ -61,7 +61,7 @@ func (p *Provider) Check(ctx context.Context) error {
 func (p *Provider) get(ctx context.Context, path string) (int, []byte, error) {
 	var resp *http.Response
 	err := p.client.Get(ctx, path, nil, &resp)
-	if resp == nil {
+	if resp == nil || refusedRedirect(err) {
 		if ctx.Err() != nil {
 			return 0, nil, ctx.Err()
 		}

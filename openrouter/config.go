@@ -13,8 +13,8 @@ const DefaultBaseURL = "https://openrouter.ai/api/v1"
 // Config configures a [Provider]. The zero value, with an APIKey, talks to
 // OpenRouter with its defaults.
 type Config struct {
-	// APIKey is sent as a bearer token. It is never printed: not in errors,
-	// logs or String output.
+	// APIKey is sent as a bearer token, to the origin of BaseURL only. It
+	// is never printed: not in errors, logs or String output.
 	APIKey string
 	// BaseURL is the API's address; empty means DefaultBaseURL. Any
 	// OpenAI-compatible server works, a local model server too.
@@ -34,7 +34,8 @@ type Config struct {
 	// X-Title headers).
 	Referer, Title string
 	// HTTPClient sends the requests; nil means a client with no overall
-	// timeout (streams last), dial and header timeouts.
+	// timeout (streams last), dial and header timeouts. It is not
+	// modified: a copy of it refuses redirects to other origins.
 	HTTPClient *http.Client
 	// MaxRetries is how many times a request is retried, on one model, after
 	// a retryable failure (429, 5xx, a dropped connection) before its first

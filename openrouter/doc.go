@@ -17,7 +17,18 @@
 // 404 model not found, 408 timeout, 429 rate limited (or quota exhausted for
 // a daily cap, which retrying cannot fix), 5xx upstream; errors inside a
 // stream are mid-stream, and a stream that ends without a finish reason is
-// truncated. The API key never appears in an error, nor in String output.
+// truncated. The API key never appears in an error (in no field, Metadata
+// included, nor in the errors it wraps), nor in String output.
+//
+// # The key's origin
+//
+// The key is sent only to the origin of BaseURL: its scheme, host and port.
+// net/http keeps the Authorization header on redirects to another port, a
+// subdomain or from https to http, so a redirect to any other origin is
+// refused, whatever the CheckRedirect of Config.HTTPClient, and nothing is
+// sent there: not the key, not the conversation. It fails at once, with no
+// retry nor fallback, naming the origin redirected to. Config.HTTPClient
+// itself is left as it is.
 //
 // # Retries and fallbacks
 //

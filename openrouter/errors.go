@@ -2,6 +2,7 @@ package openrouter
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -112,6 +113,17 @@ func truncated(model string, err error) *agentbox.ProviderError {
 
 // transportError returns the error of a request that got no response.
 func transportError(model string, err error) *agentbox.ProviderError {
+	var re *redirectError
+	if errors.As(err, &re) {
+		return &agentbox.ProviderError{
+			Provider: name,
+			Kind:     agentbox.KindUnknown,
+			Message:  re.Error(),
+			Model:    model,
+			Hint:     "the key is sent to BaseURL's origin only: set BaseURL to the address the API answers at without redirecting",
+			Err:      err,
+		}
+	}
 	return &agentbox.ProviderError{
 		Provider:  name,
 		Kind:      agentbox.KindUpstream,
@@ -121,6 +133,14 @@ func transportError(model string, err error) *agentbox.ProviderError {
 		Hint:      "check the network and the base URL, then retry",
 		Err:       err,
 	}
+}
+
+// refusedRedirect reports whether err is a redirect to another origin,
+// refused: net/http then returns the redirect's response too, its body
+// closed.
+func refusedRedirect(err error) bool {
+	var re *redirectError
+	return errors.As(err, &re)
 }
 
 // errorCode returns the provider's code of w: its code, or the code of its
@@ -177,14 +197,86 @@ func rateLimitReset(w *wireError) int64 {
 	return 0
 }
 
-// redact removes key from the texts of e.
+// redact removes key from every field of e: the texts, the metadata at any
+// depth (its keys too) and the errors e wraps.
 func redact(e *agentbox.ProviderError, key string) *agentbox.ProviderError {
 	if key == "" {
 		return e
 	}
-	e.Message = strings.ReplaceAll(e.Message, key, "[redacted]")
-	if e.Err != nil && strings.Contains(e.Err.Error(), key) {
-		e.Err = fmt.Errorf("%s", strings.ReplaceAll(e.Err.Error(), key, "[redacted]"))
+	r := func(s string) string { return strings.ReplaceAll(s, key, redacted) }
+	e.Code = r(e.Code)
+	e.Message = r(e.Message)
+	e.Model = r(e.Model)
+	e.Hint = r(e.Hint)
+	if e.Metadata != nil {
+		e.Metadata, _ = redactValue(e.Metadata, key).(map[string]any)
+	}
+	if showsKey(e.Err, key) {
+		e.Err = &redactedError{text: r(e.Err.Error()), err: e.Err}
 	}
 	return e
 }
+
+// redacted replaces the key wherever it appears.
+const redacted = "[redacted]"
+
+// redactValue returns a copy of v, a value decoded from JSON, with key
+// removed from its strings and the keys of its objects.
+func redactValue(v any, key string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, key, redacted)
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[strings.ReplaceAll(k, key, redacted)] = redactValue(x, key)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, x := range v {
+			s[i] = redactValue(x, key)
+		}
+		return s
+	case nil, bool, float64, json.Number:
+		return v
+	}
+	// Not from JSON: keep it only as text.
+	return strings.ReplaceAll(fmt.Sprint(v), key, redacted)
+}
+
+// showsKey reports whether the text of err, or of an error it wraps, shows
+// key.
+func showsKey(err error, key string) bool {
+	if err == nil {
+		return false
+	}
+	if strings.Contains(err.Error(), key) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return showsKey(u.Unwrap(), key)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if showsKey(e, key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// A redactedError stands for an error whose text showed the key. It wraps
+// nothing, so that no text with the key can be reached, but it matches what
+// the original matches with errors.Is.
+type redactedError struct {
+	text string
+	err  error // the original, never returned
+}
+
+func (e *redactedError) Error() string { return e.text }
+
+// Is reports whether the original error matches target, so that
+// errors.Is(err, context.DeadlineExceeded) and the like still hold.
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }

@@ -187,3 +187,93 @@ func TestTimeoutAndUnreachable(t *testing.T) {
 		t.Errorf("an unreachable server: %v (kind %q), %d retries; want upstream after 2 retries", err, pe.Kind, len(resp.Warnings))
 	}
 }
+
+// TestKeyNeverInErrorFields has servers echo the key into every field of
+// their errors (message, code, type, metadata at any depth, its keys too):
+// no field of the ProviderError, nor any error it wraps, may show it,
+// however printed, for an error status, an error in the stream, an error
+// in a choice, and Check.
+func TestKeyNeverInErrorFields(t *testing.T) {
+	echoed := func(r *http.Request) string {
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		data, _ := json.Marshal(map[string]any{
+			"code":       key,
+			"message":    "who is " + key + "?",
+			"error_type": key,
+			"metadata": map[string]any{
+				"raw":           "upstream said: " + key,
+				"provider_name": key,
+				key:             true,
+				"headers":       map[string]any{"X-Echo": key},
+				"list":          []any{key, map[string]any{"deep": []any{key}}},
+			},
+		})
+		return string(data)
+	}
+	status := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":%s}`, echoed(r))
+	}))
+	defer status.Close()
+	inStream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: {\"id\":\"1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n")
+		fmt.Fprintf(w, "data: {\"id\":\"1\",\"error\":%s}\n\n", echoed(r))
+	}))
+	defer inStream.Close()
+	inChoice := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: {\"id\":\"1\",\"choices\":[{\"index\":0,\"delta\":{},\"error\":%s}]}\n\n", echoed(r))
+	}))
+	defer inChoice.Close()
+	provider := func(url string) *openrouter.Provider {
+		p, err := openrouter.New(openrouter.Config{APIKey: testKey, BaseURL: url, Models: []string{"test/model"}, MaxRetries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	_, statusErr := stream(t, provider(status.URL))
+	_, streamErr := stream(t, provider(inStream.URL))
+	_, choiceErr := stream(t, provider(inChoice.URL))
+	checkErr := provider(status.URL).Check(t.Context())
+	for i, err := range []error{statusErr, streamErr, choiceErr, checkErr} {
+		pe := providerError(t, err)
+		if pe.Code != "[redacted]" || pe.Message != "who is [redacted]?" {
+			t.Errorf("error %d: code %q, message %q; want the server's, the key redacted", i, pe.Code, pe.Message)
+		}
+		if raw, _ := pe.Metadata["raw"].(string); raw != "upstream said: [redacted]" {
+			t.Errorf("error %d: metadata raw %q; want the server's, the key redacted", i, raw)
+		}
+		for _, s := range errorTexts(err) {
+			if strings.Contains(s, testKey) {
+				t.Errorf("error %d shows the key: %s", i, s)
+			}
+		}
+	}
+}
+
+// errorTexts returns err and every error it wraps as %v, %+v, %#v and JSON
+// print them.
+func errorTexts(err error) []string {
+	var texts []string
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		data, _ := json.Marshal(err)
+		texts = append(texts, err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), string(data))
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return texts
+}

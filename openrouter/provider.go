@@ -52,11 +52,15 @@ func New(cfg Config) (*Provider, error) {
 		cfg.HTTPClient = defaultHTTPClient()
 	}
 	cfg.Models = slices.Clone(cfg.Models)
+	hc, err := originClient(cfg.HTTPClient, cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
 	// The client is built from these options only: unlike
 	// openai.NewClient, nothing comes from OPENAI_* variables.
 	opts := []option.RequestOption{
 		option.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/") + "/"),
-		option.WithHTTPClient(cfg.HTTPClient),
+		option.WithHTTPClient(hc),
 		option.WithMaxRetries(0), // retries are this package's: each is reported
 	}
 	if cfg.APIKey != "" {
@@ -219,7 +223,7 @@ func (p *Provider) backoff(attempt int, asked time.Duration) time.Duration {
 func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(agentbox.Chunk, error) bool) (error, bool) {
 	var resp *http.Response
 	err := p.client.Post(ctx, "chat/completions", body, &resp)
-	if resp == nil {
+	if resp == nil || refusedRedirect(err) {
 		if ctx.Err() != nil {
 			return ctx.Err(), false
 		}
