@@ -190,6 +190,7 @@ func within(p, dir string) bool {
 type bubblewrapStart struct {
 	infoR, infoW       *os.File
 	startedR, startedW *os.File
+	filter             *os.File // the seccomp filter, file 5, or nil
 }
 
 // startedScript is what the first shell of a bubblewrapped command runs
@@ -199,20 +200,46 @@ const startedScript = "echo >&4; "
 // startWait bounds how long a bubblewrap sandbox may take to start a command.
 const startWait = 30 * time.Second
 
-// newBubblewrapStart gives c, a bwrap command, pipes as its files 3 and 4.
-func newBubblewrapStart(c *exec.Cmd) (*bubblewrapStart, error) {
-	infoR, infoW, err := os.Pipe()
+// newBubblewrapStart gives c, a bwrap command, pipes as its files 3 and 4
+// and, when there is a seccomp filter, a pipe it reads the filter from as
+// file 5.
+func newBubblewrapStart(c *exec.Cmd, filter []byte) (*bubblewrapStart, error) {
+	b := new(bubblewrapStart)
+	var err error
+	if b.infoR, b.infoW, err = os.Pipe(); err == nil {
+		b.startedR, b.startedW, err = os.Pipe()
+	}
+	if err == nil && filter != nil {
+		err = b.pipeFilter(filter)
+	}
 	if err != nil {
+		b.close()
 		return nil, err
 	}
-	startedR, startedW, err := os.Pipe()
-	if err != nil {
-		infoR.Close()
-		infoW.Close()
-		return nil, err
+	c.ExtraFiles = []*os.File{b.infoW, b.startedW}
+	if b.filter != nil {
+		c.ExtraFiles = append(c.ExtraFiles, b.filter)
 	}
-	c.ExtraFiles = []*os.File{infoW, startedW}
-	return &bubblewrapStart{infoR, infoW, startedR, startedW}, nil
+	return b, nil
+}
+
+// pipeFilter makes b.filter a pipe holding the filter, whole: a pipe holds
+// 4 KiB at least, and the filter is smaller.
+func (b *bubblewrapStart) pipeFilter(filter []byte) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(filter)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.Close()
+		return err
+	}
+	b.filter = r
+	return nil
 }
 
 // wait waits until the command runs and returns the PID of the sandbox's
@@ -221,6 +248,9 @@ func newBubblewrapStart(c *exec.Cmd) (*bubblewrapStart, error) {
 func (b *bubblewrapStart) wait() (int, error) {
 	b.infoW.Close()
 	b.startedW.Close()
+	if b.filter != nil {
+		b.filter.Close()
+	}
 	defer b.close()
 	deadline := time.Now().Add(startWait)
 	b.infoR.SetReadDeadline(deadline)
@@ -245,8 +275,10 @@ func (b *bubblewrapStart) wait() (int, error) {
 // close closes the pipes.
 func (b *bubblewrapStart) close() {
 	if b != nil {
-		for _, f := range []*os.File{b.infoR, b.infoW, b.startedR, b.startedW} {
-			f.Close()
+		for _, f := range []*os.File{b.infoR, b.infoW, b.startedR, b.startedW, b.filter} {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}
 }

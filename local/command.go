@@ -83,19 +83,22 @@ func (s *Sandbox) start(cmd agentbox.Command, bg bool) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := exec.Command("/bin/bash", "-c", closeFiles, "agentbox", cmd.Cmd)
+	c := exec.Command("/bin/bash", "-c", s.limitScript+closeFiles, "agentbox", cmd.Cmd)
 	var (
 		info *bubblewrapStart
 		head *headBuffer // the start of stderr, where bwrap says why it failed
 	)
 	if s.isolation == Bubblewrap {
-		if info, err = newBubblewrapStart(c); err != nil {
+		if info, err = newBubblewrapStart(c, s.seccomp); err != nil {
 			return nil, fmt.Errorf("local: %w", err)
 		}
 		head = new(headBuffer)
 		c.Path = s.bwrap
-		c.Args = slices.Concat([]string{s.bwrap}, s.bwrapArgs, []string{"--chdir", dir, "--info-fd", "3", "--",
-			"/bin/bash", "-c", startedScript + closeFiles, "agentbox", cmd.Cmd})
+		c.Args = slices.Concat([]string{s.bwrap}, s.bwrapArgs, []string{"--chdir", dir, "--info-fd", "3"})
+		if s.seccomp != nil {
+			c.Args = append(c.Args, "--seccomp", "5")
+		}
+		c.Args = append(c.Args, "--", "/bin/bash", "-c", startedScript+s.limitScript+closeFiles, "agentbox", cmd.Cmd)
 	}
 	c.Dir = dir
 	c.Env = env
@@ -138,6 +141,9 @@ func (s *Sandbox) start(cmd agentbox.Command, bg bool) (*proc, error) {
 			p.inner = openPidfd(pid)
 		}
 		p.mu.Unlock()
+		if limit := s.limits.processes(); limit > 0 {
+			go limitProcesses(p, pid, limit)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -168,8 +174,7 @@ func (s *Sandbox) watch(p *proc, out *outputs) {
 	p.exited = true
 	p.inner.close()
 	p.mu.Unlock()
-	killTree(p.pid, p.scan)
-	waitTreeGone(p.pid, p.scan, drainWait)
+	endSession(p.pid, p.scan, drainWait)
 	if !reaped {
 		p.cmd.Wait()
 	}
@@ -188,7 +193,9 @@ func (s *Sandbox) watch(p *proc, out *outputs) {
 }
 
 // kill kills p and what it started, unless its shell has already exited, and
-// records why.
+// records why. It does not wait: it kills the shell's process group, or the
+// bubblewrap sandbox, at once, and watch, woken by the shell's death, kills
+// the rest of the session.
 func (p *proc) kill(why error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -203,7 +210,7 @@ func (p *proc) kill(why error) {
 		// and bwrap exits only once they are all dead.
 		return
 	}
-	killTree(p.pid, p.scan)
+	killGroup(p.pid)
 }
 
 // result returns how p ended. It must be called after p is done.

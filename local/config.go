@@ -37,7 +37,8 @@ type Config struct {
 	Dir string
 	// Isolation is how commands are kept from the host.
 	Isolation Isolation
-	// NoNetwork cuts commands off the network, loopback included. It needs
+	// NoNetwork cuts commands off the network, the host's loopback and Unix
+	// sockets included (see the package documentation). It needs
 	// bubblewrap: New fails when it cannot be honoured.
 	NoNetwork bool
 	// Hide lists folders and files that commands must not read, such as
@@ -47,6 +48,9 @@ type Config struct {
 	Hide []string
 	// Env holds variables added to every command's environment.
 	Env map[string]string
+	// Limits bound what each command may use: processes, file size,
+	// memory, open files. The zero value sets safe defaults.
+	Limits Limits
 }
 
 // ErrOutsideWorkspace means a path leads out of the workspace: it has "..",

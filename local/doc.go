@@ -39,6 +39,12 @@
 // command's own variables. Secrets in the host's environment, such as
 // OPENROUTER_API_KEY or E2B_API_KEY, never reach them.
 //
+// Each command's processes get the resource limits of [Config.Limits], set
+// as hard limits that they cannot raise: by default files of at most 1 GiB,
+// 8 GiB of data memory and 65,536 open files per process, no core dumps,
+// and, with bubblewrap, at most 1,024 processes per command, past which the
+// command is killed with an error matching [ErrLimit].
+//
 // # Isolation
 //
 // With [Bubblewrap] isolation (the bwrap program, Debian package
@@ -50,8 +56,15 @@
 //     so are the sockets of Docker, containerd and Podman, which would run
 //     anything as root;
 //   - the command gets new PID, IPC and UTS namespaces, no capabilities and a
-//     new session (it cannot reach the terminal); when it ends, or the
-//     program using the sandbox dies, every process in it dies.
+//     new session (it cannot reach the terminal); every process it starts is
+//     in its PID namespace, whatever it does (setsid, double forks), and when
+//     the command ends, or the program using the sandbox dies, every process
+//     in that namespace dies;
+//   - a seccomp filter keeps it from setting the setuid or setgid bit of a
+//     file (chmod, open, creat, mknod), so that nothing it leaves in the
+//     workspace runs with its owner's rights when another user starts it,
+//     and refuses io_uring and openat2, which the filter cannot see into.
+//     Programs fall back to other calls; 32-bit programs cannot run.
 //
 // The network is shared with the host, so that package installs work and
 // servers can be previewed, unless [Config.NoNetwork] cuts it off. Two things
@@ -61,12 +74,26 @@
 // host's services: its ports, its abstract Unix sockets, and the Unix sockets
 // in its file system that are not hidden.
 //
+// With NoNetwork, a command has a network of its own with only a loopback
+// interface: the host's ports and abstract Unix sockets are out of reach,
+// and it cannot make a Unix domain socket at all (socket(AF_UNIX) fails with
+// EAFNOSUPPORT), so the host's socket files, which the read-only system
+// still shows, cannot be reached either. Pipes and socketpair work; servers
+// it starts answer only on its own loopback. What it can still read is the
+// file system, as above.
+//
 // With [None] isolation, commands run directly on the host as the user
 // running the program. The clean environment, the closed files and the kill
 // of the whole session still apply, but nothing else protects the host: a
 // command can read and write every file that user can (home folder, SSH keys,
-// other projects), read other processes' environments under /proc, reach the
-// network, and start a process in a new session (setsid), which outlives the
+// other projects), read other processes' environments under /proc, and reach
+// the network. What a command started is found by its session and killed,
+// also the processes that moved to process groups of their own or whose
+// parents exited: they are stopped first, so that none forks while they are
+// killed. Only a process that leaves the session escapes, with what it
+// starts: one that calls setsid, as the setsid program does and a daemon's
+// double fork, or one that a program outside the session starts for the
+// command, such as systemd-run, at or a container engine. Those outlive the
 // sandbox. If the program using the sandbox is killed without closing it,
 // only each command's shell is killed with it; what the shell started lives
 // on. Use None only for code you would run yourself.

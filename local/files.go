@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -219,12 +220,27 @@ func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, er
 	return infos, nil
 }
 
+// The longest path a file operation takes, and the most folders deep it
+// goes: the cost of checking and making a path's folders grows with the
+// square of its depth.
+const (
+	maxPath  = 4096
+	maxDepth = 256
+)
+
+// errPathTooLong is the error of a path longer than maxPath or deeper than
+// maxDepth.
+var errPathTooLong = fmt.Errorf("%w: longer than %d bytes or more than %d folders deep", syscall.ENAMETOOLONG, maxPath, maxDepth)
+
 // rel returns name relative to the workspace, slash-separated and clean, or
 // an error when it leads out of it. Absolute names inside the workspace are
 // accepted.
 func (s *Sandbox) rel(op, name string) (string, error) {
 	if name == "" || strings.ContainsRune(name, 0) {
 		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	if len(name) > maxPath || strings.Count(name, "/") >= maxDepth {
+		return "", &fs.PathError{Op: op, Path: name, Err: errPathTooLong}
 	}
 	rel := path.Clean(filepath.ToSlash(name))
 	if path.IsAbs(rel) {

@@ -1,12 +1,15 @@
 package local_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/local"
@@ -187,4 +190,33 @@ func TestWorkspaceFolders(t *testing.T) {
 			t.Errorf("kept.txt after Close = %q, %v; want the given workspace kept", got, err)
 		}
 	})
+}
+
+// TestVeryLongPathsAreRefused writes a file 8,000 folders deep: it is
+// refused at once, as too long, where making and checking its folders took
+// seconds, whatever the ctx. A path 255 folders deep, within the limit, is
+// written and read back.
+func TestVeryLongPathsAreRefused(t *testing.T) {
+	sb := newSandbox(t, local.Config{Isolation: local.None})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	deep := strings.Repeat("a/", 8000) + "f.txt"
+	start := time.Now()
+	err := sb.WriteFiles(ctx, []agentbox.File{{Path: deep, Data: []byte("x")}})
+	if !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("WriteFiles 8,000 folders deep: %v; want an error matching ENAMETOOLONG", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("WriteFiles 8,000 folders deep took %v", d)
+	}
+	if _, err := sb.Open(ctx, deep); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("Open 8,000 folders deep: %v; want an error matching ENAMETOOLONG", err)
+	}
+	ok := strings.Repeat("b/", 255) + "f.txt"
+	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: ok, Data: []byte("x")}}); err != nil {
+		t.Fatalf("WriteFiles 255 folders deep: %v", err)
+	}
+	if got, err := agentbox.ReadFile(ctx, sb, ok); err != nil || string(got) != "x" {
+		t.Errorf("ReadFile 255 folders deep: %q, %v", got, err)
+	}
 }

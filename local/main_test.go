@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"testing"
 
@@ -24,9 +25,17 @@ const servedText = "hello from the sandbox"
 // wait to be killed.
 const crashEnv = "LOCAL_TEST_CRASH"
 
+// dialEnv, set to the path of a Unix socket, makes the test binary connect
+// to it, send "hello" and print "sent"; it exits 1 when it cannot.
+const dialEnv = "LOCAL_TEST_DIAL"
+
 func TestMain(m *testing.M) {
 	if port := os.Getenv(serveEnv); port != "" {
 		testkit.Serve(port, servedText)
+		return
+	}
+	if path := os.Getenv(dialEnv); path != "" {
+		dialAndSend(path)
 		return
 	}
 	if name := os.Getenv(crashEnv); name != "" {
@@ -50,4 +59,18 @@ func startAndWait(name string) {
 	}
 	fmt.Println("ready", sb.Dir())
 	select {}
+}
+
+// dialAndSend connects to the Unix socket path and sends "hello".
+func dialAndSend(path string) {
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		_, err = c.Write([]byte("hello"))
+		c.Close()
+	}
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("sent")
 }

@@ -22,13 +22,13 @@ func waitExit(c *exec.Cmd) (reaped bool) {
 	return true
 }
 
-// killTree kills the process sid; without process groups, what it started
+// killGroup kills the process pid; without process groups, what it started
 // may live on.
-func killTree(sid int, scan bool) {
-	if p, err := os.FindProcess(sid); err == nil {
+func killGroup(pid int) {
+	if p, err := os.FindProcess(pid); err == nil {
 		p.Kill()
 	}
 }
 
-// waitTreeGone has no process group to wait for.
-func waitTreeGone(int, bool, time.Duration) {}
+// endSession has no process group to kill: the process sid has exited.
+func endSession(int, bool, time.Duration) {}

@@ -24,14 +24,16 @@ func waitExit(c *exec.Cmd) (reaped bool) {
 	return true
 }
 
-// killTree kills the process group led by sid. Processes that moved to a
-// group of their own are out of reach.
-func killTree(sid int, scan bool) {
-	syscall.Kill(-sid, syscall.SIGKILL)
+// killGroup kills the process group pgid.
+func killGroup(pgid int) {
+	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// waitTreeGone waits until the process group sid is gone, for at most wait.
-func waitTreeGone(sid int, scan bool, wait time.Duration) {
+// endSession kills the process group led by sid, and waits until it is gone,
+// for at most wait. Processes that moved to a group of their own are out of
+// reach.
+func endSession(sid int, scan bool, wait time.Duration) {
+	killGroup(sid)
 	deadline := time.Now().Add(wait)
 	for syscall.Kill(-sid, 0) != syscall.ESRCH && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)

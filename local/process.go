@@ -40,6 +40,11 @@ func (s *Sandbox) StopProcess(ctx context.Context, id string) error {
 	select {
 	case <-p.done:
 		return nil
+	default:
+	}
+	select {
+	case <-p.done:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("local: stopping process %s: %w", id, ctx.Err())
 	}
@@ -52,8 +57,15 @@ type process struct{ p *proc }
 
 func (pr process) ID() string { return pr.p.id }
 
-// Wait waits until the process has ended, or ctx is done.
+// Wait waits until the process has ended, or ctx is done. A process that
+// has ended gives its result even when ctx is done.
 func (pr process) Wait(ctx context.Context) (agentbox.Result, error) {
+	select {
+	case <-pr.p.done:
+		res, _ := pr.p.result()
+		return res, nil
+	default:
+	}
 	select {
 	case <-pr.p.done:
 		res, _ := pr.p.result()

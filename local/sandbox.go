@@ -15,16 +15,19 @@ import (
 // A Sandbox is a workspace folder on this machine. It is safe for concurrent
 // use. Its zero value is not usable: make one with [New].
 type Sandbox struct {
-	dir       string   // the workspace: absolute, clean, symbolic links resolved
-	given     string   // the workspace as given, absolute and clean
-	state     string   // the sandbox's private folder: home/, tmp/ and, unless given, work/
-	home, tmp string   // private HOME and TMPDIR, inside state
-	root      *os.Root // the workspace, for file operations
-	isolation Isolation
-	bwrap     string   // the bwrap program, with Bubblewrap isolation
-	bwrapArgs []string // its options, but for the working directory
-	noNetwork bool
-	env       []string // the environment every command starts from
+	dir         string   // the workspace: absolute, clean, symbolic links resolved
+	given       string   // the workspace as given, absolute and clean
+	state       string   // the sandbox's private folder: home/, tmp/ and, unless given, work/
+	home, tmp   string   // private HOME and TMPDIR, inside state
+	root        *os.Root // the workspace, for file operations
+	isolation   Isolation
+	bwrap       string   // the bwrap program, with Bubblewrap isolation
+	bwrapArgs   []string // its options, but for the working directory
+	seccomp     []byte   // the seccomp filter of its commands, or nil
+	limits      Limits
+	limitScript string // what sets the limits of a command's processes
+	noNetwork   bool
+	env         []string // the environment every command starts from
 
 	mu      sync.Mutex
 	closed  bool
@@ -59,12 +62,14 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{
-		isolation: isolation,
-		bwrap:     bwrap,
-		noNetwork: cfg.NoNetwork,
-		closing:   make(chan struct{}),
-		running:   make(map[*proc]struct{}),
-		bg:        make(map[string]*proc),
+		isolation:   isolation,
+		bwrap:       bwrap,
+		noNetwork:   cfg.NoNetwork,
+		limits:      cfg.Limits,
+		limitScript: cfg.Limits.script(),
+		closing:     make(chan struct{}),
+		running:     make(map[*proc]struct{}),
+		bg:          make(map[string]*proc),
 	}
 	if err := s.makeFolders(cfg.Dir); err != nil {
 		s.removeFolders()
@@ -86,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 			return nil, err
 		}
 		s.bwrapArgs = bubblewrapArgs(m)
+		s.seccomp = seccompProgram(cfg.NoNetwork)
 	}
 	return s, nil
 }
@@ -171,10 +177,13 @@ func (s *Sandbox) String() string {
 }
 
 // Close kills every command and background process of the sandbox, waits for
-// them to end (or for ctx), and removes the sandbox's private folders and,
-// when New made it, the workspace. A given workspace is kept. Calling Close
-// again finishes what an earlier call could not, and returns nil when all is
-// done.
+// them to end, and removes the sandbox's private folders and, when New made
+// it, the workspace. A given workspace is kept.
+//
+// When ctx is done before the processes have ended, Close returns an error
+// wrapping ctx's, and leaves the folders; the processes are killed all the
+// same, in the background. Calling Close again finishes what an earlier call
+// could not, and returns nil when all is done.
 func (s *Sandbox) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.closed {
@@ -191,11 +200,24 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	for _, p := range procs {
 		p.kill(errClosed)
 	}
-	for _, p := range procs {
+	for i, p := range procs {
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
 		select {
 		case <-p.done:
 		case <-ctx.Done():
-			return fmt.Errorf("local: closing: process %d did not end: %w", p.pid, ctx.Err())
+			left := 0
+			for _, p := range procs[i:] {
+				select {
+				case <-p.done:
+				default:
+					left++
+				}
+			}
+			return fmt.Errorf("local: closing: %d of %d processes still ending: %w", left, len(procs), ctx.Err())
 		}
 	}
 	if err := s.removeFolders(); err != nil {
