@@ -42,6 +42,11 @@ type Options struct {
 	// longer results keep their head and tail, with a marker of about 40
 	// bytes between them saying how much was left out. 0 means 16 KiB.
 	MaxToolOutput int
+	// MaxToolArguments is the largest arguments of one tool call, in bytes;
+	// the rest of a call's arguments past it is not kept, and the call is
+	// refused with an error matching [ErrInvalidArguments] that tells the
+	// model to write in parts. 0 means 4 MiB.
+	MaxToolArguments int
 
 	// HistoryTokens bounds the earlier turns of the conversation sent to
 	// the model, in tokens estimated at 4 bytes each. Before each request, a
@@ -93,6 +98,8 @@ const (
 	defaultToolConcurrency = 4
 	defaultToolTimeout     = 10 * time.Minute
 	defaultMaxToolOutput   = 16 << 10
+	defaultMaxToolArgs     = 4 << 20
+	maxResponseText        = 16 << 20 // of a response's text, and of its reasoning
 	defaultHistoryTokens   = 100_000
 	closeTimeout           = 30 * time.Second
 	eventBuffer            = 32
@@ -133,6 +140,9 @@ func New(p Provider, opts Options) *Agent {
 	}
 	if a.opts.MaxToolOutput <= 0 {
 		a.opts.MaxToolOutput = defaultMaxToolOutput
+	}
+	if a.opts.MaxToolArguments <= 0 {
+		a.opts.MaxToolArguments = defaultMaxToolArgs
 	}
 	if a.opts.HistoryTokens == 0 {
 		a.opts.HistoryTokens = defaultHistoryTokens
@@ -193,11 +203,12 @@ func (a *Agent) RunMessages(ctx context.Context, messages []Message) <-chan Even
 // newRun prepares a run of the conversation in messages.
 func (a *Agent) newRun(messages []Message) *run {
 	r := &run{
-		agent:    a,
-		out:      make(chan Event, eventBuffer),
-		messages: append([]Message(nil), messages...),
-		ids:      map[string]bool{},
-		start:    time.Now(),
+		agent:     a,
+		out:       make(chan Event, eventBuffer),
+		messages:  append([]Message(nil), messages...),
+		ids:       map[string]bool{},
+		oversized: map[string]int{},
+		start:     time.Now(),
 	}
 	for _, m := range messages {
 		for _, c := range m.ToolCalls {

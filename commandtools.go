@@ -54,6 +54,9 @@ func runCommand(ctx context.Context, env *Env, in runCommandArgs) (string, error
 			timeout = max(left, time.Second)
 		}
 	}
+	if err := checkPath(in.Cwd); err != nil {
+		return "", err
+	}
 	out := newCapBuffer(env.outputLimit())
 	res, err := sb.Run(ctx, Command{
 		Cmd:     in.Command,
@@ -101,6 +104,9 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 	ps, ok := sb.(ProcessStarter)
 	if !ok {
 		return "", fmt.Errorf("start_process is %w: it cannot run background processes; run commands that finish with run_command", ErrNotSupported)
+	}
+	if err := checkPath(in.Cwd); err != nil {
+		return "", err
 	}
 	out := newCapBuffer(env.outputLimit())
 	gate := &gatedWriter{open: true}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -55,6 +56,9 @@ func writeFiles(ctx context.Context, env *Env, in writeFileArgs) (string, error)
 		if strings.TrimSpace(f.Path) == "" {
 			return "", fmt.Errorf("file %d has an empty path", i+1)
 		}
+		if err := checkPath(f.Path); err != nil {
+			return "", err
+		}
 		files[i] = File{Path: f.Path, Data: []byte(f.Content)}
 	}
 	if err := sb.WriteFiles(ctx, files); err != nil {
@@ -86,6 +90,9 @@ func readFileTool() Tool {
 func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
 	sb, err := env.Sandbox(ctx)
 	if err != nil {
+		return "", err
+	}
+	if err := checkPath(in.Path); err != nil {
 		return "", err
 	}
 	offset, limit := max(in.Offset, 1), in.Limit
@@ -231,6 +238,9 @@ func listFiles(ctx context.Context, env *Env, in listFilesArgs) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	if err := checkPath(in.Path); err != nil {
+		return "", err
+	}
 	root := in.Path
 	if root == "" {
 		root = "."
@@ -308,6 +318,9 @@ func editFile(ctx context.Context, env *Env, in editFileArgs) (string, error) {
 	if in.OldString == in.NewString {
 		return "", errors.New("old_string and new_string are the same; nothing to change")
 	}
+	if err := checkPath(in.Path); err != nil {
+		return "", err
+	}
 	sb, err := env.Sandbox(ctx)
 	if err != nil {
 		return "", err
@@ -342,6 +355,14 @@ func editFile(ctx context.Context, env *Env, in editFileArgs) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("Edited %s: replaced %d %s.", in.Path, count, plural(count, "occurrence", "occurrences")), nil
+}
+
+// checkPath refuses a path no file system has: one with a NUL byte.
+func checkPath(p string) error {
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("%w: the path %q has a NUL byte", fs.ErrInvalid, capText(p, 200))
+	}
+	return nil
 }
 
 func mustSchema[T any]() *jsonschema.Schema {

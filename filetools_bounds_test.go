@@ -3,7 +3,9 @@ package agentbox_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"runtime"
 	"strings"
 	"testing"
@@ -104,5 +106,67 @@ func TestReadFileStopsInsideAHugeFile(t *testing.T) {
 				t.Errorf("read took %v", d)
 			}
 		})
+	}
+}
+
+// TestHugeToolArgumentsAreRefused streams a write_file call of 50 MB of
+// arguments, in 1 MB deltas: the call is refused, as too large, without
+// the arguments being kept (the run allocates less than 200 MB, four times
+// the arguments) or decoded, and nothing is written. A call within the
+// limit runs.
+func TestHugeToolArgumentsAreRefused(t *testing.T) {
+	sb := agentboxtest.NewSandbox()
+	content := strings.Repeat("x", 50<<20)
+	huge := call("huge", "write_file", `{"files":[{"path":"huge.txt","content":"`+content+`"}]}`)
+	huge.Split = 50
+	content = ""
+	// The scripted model's chunks are made before the run, so that what the
+	// run allocates is the agent's alone.
+	step := calls(huge, call("small", "write_file", `{"files":[{"path":"small.txt","content":"ok"}]}`))
+	p := agentboxtest.NewProvider(agentboxtest.Step{Raw: step.Chunks()}, agentboxtest.Reply("done"))
+	huge, step = agentboxtest.Call{}, agentboxtest.Step{}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	all, done := collect(t, agentbox.New(p, agentbox.Options{Sandbox: sb, MaxToolArguments: 8 << 20}).Run(context.Background(), "go"))
+	runtime.ReadMemStats(&after)
+	if done.Err != nil {
+		t.Fatalf("run: %v", done.Err)
+	}
+	res := result(t, all, "huge")
+	if !errors.Is(res.Err, agentbox.ErrInvalidArguments) || !strings.Contains(res.Err.Error(), "more than the 8388608 allowed") {
+		t.Errorf("write_file of 50 MB: %v; want it refused as too large", res.Err)
+	}
+	if _, ok := sb.File("huge.txt"); ok {
+		t.Error("huge.txt was written")
+	}
+	wantOK(t, result(t, all, "small"), "Wrote 1 file:\nsmall.txt (2 bytes)")
+	if n := after.TotalAlloc - before.TotalAlloc; n > 200<<20 {
+		t.Errorf("the run allocated %d MB", n>>20)
+	}
+	for _, ev := range of[agentbox.ToolInput](all) {
+		if len(ev.Delta) > 8<<20 {
+			t.Errorf("a ToolInput of %d bytes", len(ev.Delta))
+		}
+	}
+}
+
+// TestPathsWithNULAreRefused gives every file tool, and the commands' cwd,
+// a path with a NUL byte: each is refused as invalid, whatever the sandbox.
+func TestPathsWithNULAreRefused(t *testing.T) {
+	sb := agentboxtest.NewSandbox()
+	sb.SetFile("a.txt", []byte("x"))
+	for name, args := range map[string]string{
+		"write_file":    `{"files":[{"path":"a\u0000.txt","content":"x"}]}`,
+		"read_file":     `{"path":"a.txt\u0000"}`,
+		"edit_file":     `{"path":"a.txt\u0000","old_string":"x","new_string":"y"}`,
+		"list_files":    `{"path":"d\u0000"}`,
+		"run_command":   `{"command":"pwd","cwd":"d\u0000"}`,
+		"start_process": `{"command":"pwd","cwd":"d\u0000"}`,
+	} {
+		res := tool(t, sb, name, args)
+		if !errors.Is(res.Err, fs.ErrInvalid) || !strings.Contains(res.Err.Error(), "NUL byte") {
+			t.Errorf("%s: %q, %v; want a NUL byte refused", name, res.Output, res.Err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -115,7 +116,7 @@ func FuzzToolCallDeltas(f *testing.F) {
 		total := 0
 		for i, d := range deltas {
 			var c *pendingCall
-			calls, c = addDelta(calls, d)
+			calls, c = addDelta(calls, d, math.MaxInt)
 			total += len(d.Arguments)
 			if c == nil || !slices.Contains(calls, c) {
 				t.Fatalf("delta %d: addDelta returned %p, not one of its calls", i, c)

@@ -14,15 +14,16 @@ import (
 // run is one Run: it owns the event channel, the conversation, and the
 // sandbox it opens.
 type run struct {
-	agent    *Agent
-	out      chan Event
-	ctx      context.Context // the run's context; emits give up when it is done
-	messages []Message
-	ids      map[string]bool // tool call IDs used in the conversation
-	usage    Usage
-	steps    int
-	start    time.Time
-	sandbox  sandboxSlot
+	agent     *Agent
+	out       chan Event
+	ctx       context.Context // the run's context; emits give up when it is done
+	messages  []Message
+	ids       map[string]bool // tool call IDs used in the conversation
+	oversized map[string]int  // calls whose arguments were too large, by ID: their size
+	usage     Usage
+	steps     int
+	start     time.Time
+	sandbox   sandboxSlot
 
 	given    Sandbox       // the caller's sandbox: used, never closed
 	open     sandboxOpener // opens the run's sandbox, closed when the run ends…
@@ -264,6 +265,7 @@ type pendingCall struct {
 	callID    string // as the conversation has it: unique
 	name      string
 	args      strings.Builder
+	dropped   int  // bytes of arguments past the limit, not kept
 	announced bool // by a ToolInput
 }
 
@@ -297,6 +299,11 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 		if chunk.Warning != nil {
 			r.send(Error{Err: chunk.Warning})
 		}
+		if text.Len()+len(chunk.Text) > maxResponseText || reasoning.Len()+len(chunk.Reasoning) > maxResponseText {
+			return stepResult{}, &ProviderError{Kind: KindTruncated, Model: a.opts.Model, Err: ErrTruncated,
+				Message: fmt.Sprintf("the model response's text was longer than %d MiB", maxResponseText>>20),
+				Hint:    "nothing of this response was used; set Options.MaxTokens"}
+		}
 		if chunk.Reasoning != "" {
 			reasoning.WriteString(chunk.Reasoning)
 			r.send(Token{Step: r.steps, Text: chunk.Reasoning, Reasoning: true})
@@ -310,7 +317,7 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 		}
 		for _, d := range chunk.ToolCalls {
 			var c *pendingCall
-			calls, c = addDelta(calls, d)
+			calls, c = addDelta(calls, d, a.opts.MaxToolArguments)
 			if c.callID == "" {
 				c.callID = r.uniqueID(c.id, len(calls)-1)
 			}
@@ -318,7 +325,7 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 			case !c.announced && c.name != "":
 				c.announced = true
 				r.send(ToolInput{Step: r.steps, ID: c.callID, Name: c.name, Delta: c.args.String()})
-			case c.announced && d.Arguments != "":
+			case c.announced && d.Arguments != "" && c.dropped == 0:
 				r.send(ToolInput{Step: r.steps, ID: c.callID, Name: c.name, Delta: d.Arguments})
 			}
 		}
@@ -355,7 +362,14 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 	msg := Message{Role: RoleAssistant, Content: text.String(), Reasoning: reasoning.String()}
 	slices.SortStableFunc(calls, func(x, y *pendingCall) int { return x.index - y.index })
 	for _, c := range calls {
-		msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: c.callID, Name: c.name, Arguments: c.args.String()})
+		call := ToolCall{ID: c.callID, Name: c.name, Arguments: c.args.String()}
+		if c.dropped > 0 {
+			size := c.args.Len() + c.dropped
+			// Arguments stay a JSON object: providers check them.
+			call.Arguments = fmt.Sprintf(`{"refused":%q}`, fmt.Sprintf("%d bytes of arguments", size))
+			r.oversized[c.callID] = size
+		}
+		msg.ToolCalls = append(msg.ToolCalls, call)
 	}
 	if len(msg.ToolCalls) > 0 {
 		msg.ReasoningDetails = details
@@ -366,8 +380,9 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 	return stepResult{message: msg, usage: usage, stop: stop}, nil
 }
 
-// addDelta adds d to its call, new or pending, and returns that call.
-func addDelta(calls []*pendingCall, d ToolCallDelta) ([]*pendingCall, *pendingCall) {
+// addDelta adds d to its call, new or pending, and returns that call. Of a
+// call's arguments, it keeps at most limit bytes.
+func addDelta(calls []*pendingCall, d ToolCallDelta, limit int) ([]*pendingCall, *pendingCall) {
 	var c *pendingCall
 	for _, p := range calls {
 		if p.index == d.Index {
@@ -385,7 +400,11 @@ func addDelta(calls []*pendingCall, d ToolCallDelta) ([]*pendingCall, *pendingCa
 	if c.name == "" {
 		c.name = d.Name
 	}
-	c.args.WriteString(d.Arguments)
+	if c.dropped > 0 || c.args.Len()+len(d.Arguments) > limit {
+		c.dropped += len(d.Arguments)
+	} else {
+		c.args.WriteString(d.Arguments)
+	}
 	return calls, c
 }
 

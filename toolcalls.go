@@ -57,7 +57,10 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 
 	var out string
 	tool := a.tools[call.Name]
-	switch {
+	switch size, over := r.oversized[call.ID]; {
+	case over:
+		err = fmt.Errorf("%w: %d bytes, more than the %d allowed; write a large file in parts (write_file, then run_command to join them, e.g. cat a b > c)",
+			ErrInvalidArguments, size, a.opts.MaxToolArguments)
 	case ctx.Err() != nil:
 		err = fmt.Errorf("not run: %w", context.Cause(ctx))
 	case tool == nil:

@@ -17,6 +17,11 @@
 //     contract (and the [agentbox.ProcessStarter] one, when it has it).
 //   - [RunProviderTests] checks that a provider streams what a fake backend
 //     replaying [Step.Chunks] sends, and sends the requests it is given.
+//   - [RunHostileTests] drives the agent with a model that attacks the
+//     sandbox (huge edits, sparse and special files, path escapes, floods,
+//     fork trees and bombs, malformed and huge arguments) and checks that
+//     every run ends in its limits, with its heap bounded and nothing it
+//     started left running.
 //
 // [Collect] puts a streamed response back together, for tests of anything
 // that produces an iter.Seq2[agentbox.Chunk, error].

@@ -132,8 +132,10 @@ func put(files map[string][]byte, p string, data []byte) error {
 	if isDir(files, c) {
 		return &fs.PathError{Op: "write", Path: p, Err: errIsDir}
 	}
-	for d := path.Dir(c); d != "."; d = path.Dir(d) {
-		if _, ok := files[d]; ok {
+	// The parents of c are its prefixes up to a slash: found without
+	// making each, so that a path thousands of folders deep costs little.
+	for i := strings.LastIndexByte(c, '/'); i > 0; i = strings.LastIndexByte(c[:i], '/') {
+		if _, ok := files[c[:i]]; ok {
 			return &fs.PathError{Op: "write", Path: p, Err: errNotDir}
 		}
 	}
