@@ -12,6 +12,13 @@
 // writes the events of any run in the protocol, for those who serve runs
 // their own way.
 //
+// A Handler keeps at most [Options.MaxSessions] sessions (100 by default).
+// A chat whose turn has ended keeps its session, and its sandbox, for
+// [Options.IdleTimeout] (15 minutes by default), or until a new chat needs
+// its place: a new chat beyond MaxSessions closes the session idle the
+// longest, so chats that have ended never keep a new one out. Only when
+// every session has a turn running is a new chat refused with 503.
+//
 // A Handler holds a chat only while a client takes part. A client that
 // disconnects, or that stays connected but stops reading so that a write to
 // it waits [Options.WriteTimeout] (30 s by default), loses its turn: the run

@@ -23,8 +23,11 @@ type Options struct {
 	// ends; then it is closed, with the sandbox it opened. 0 means 15
 	// minutes.
 	IdleTimeout time.Duration
-	// MaxSessions is the most chats with a session at once; a new chat
-	// beyond it is refused with 503. 0 means 100.
+	// MaxSessions is the most chats with a session at once. A new chat
+	// beyond it takes the place of the chat idle the longest (no turn
+	// running), whose session is closed with its sandbox as if its idle time
+	// had passed; only when every chat has a turn running is the new chat
+	// refused with 503. 0 means 100.
 	MaxSessions int
 	// MaxToolOutput is how many bytes of one tool call's output are
 	// streamed to the client; 0 means 1 MiB. See [Encoder].
@@ -83,28 +86,32 @@ const (
 // 4xx or 5xx status and a JSON body {"error": "..."}: wrong method (405), a
 // body that is not application/json (415), malformed (400), too large (413)
 // or not all sent within Options.ReadTimeout (408), a turn of the chat still
-// running (409), too many chats or the handler closed (503).
+// running (409), a turn running in each of Options.MaxSessions chats or the
+// handler closed (503).
 //
 // Each chat id (or key, see Options.SessionKey) has an [agentbox.Session]:
 // the sandbox and the conversation carry over from one message to the next.
-// A session idle for Options.IdleTimeout is closed with its sandbox. For a
-// chat it has no session for, the handler starts one with the text of the
-// earlier messages of the request as its history. When the request has no
+// A session idle for Options.IdleTimeout is closed with its sandbox, and so
+// is the one idle the longest when a new chat comes with Options.MaxSessions
+// reached: chats that ended never keep a new one out, only turns running do.
+// For a chat it has no session for, the handler starts one with the text of
+// the earlier messages of the request as its history. When the request has no
 // more user messages than the session — the user regenerated an answer or
 // edited a message — the session goes back to that message and runs it
 // ([agentbox.Session.Edit]).
 //
 // A client that disconnects cancels its run: its commands are killed, the
 // processes it was starting stopped, and the tool calls left are not run.
-// The chat's sandbox waits for the next message, until the idle expiry. A
-// client that stays connected but stops reading is treated the same once a
-// write to it has waited Options.WriteTimeout: its run is cancelled, and the
-// chat takes the next message. A client slow to send its request body is cut
-// off after Options.ReadTimeout and holds no session. Both deadlines need a
-// ResponseWriter that [http.ResponseController] can set them on, as the
-// net/http server's are (a middleware's wrapper needs an Unwrap method);
-// without, the handler logs a warning once and streams without them.
-// Close the Handler to close every session.
+// The chat's sandbox waits for the next message, until the idle expiry or a
+// new chat takes its place. A client that stays connected but stops reading
+// is treated the same once a write to it has waited Options.WriteTimeout:
+// its run is cancelled, and the chat takes the next message. A client slow
+// to send its request body is cut off after Options.ReadTimeout and holds no
+// session. Both deadlines need a ResponseWriter that
+// [http.ResponseController] can set them on, as the net/http server's are
+// (a middleware's wrapper needs an Unwrap method); without, the handler logs
+// a warning once and streams without them. Close the Handler to close every
+// session.
 type Handler struct {
 	agent *agentbox.Agent
 	opts  Options
@@ -115,7 +122,8 @@ type Handler struct {
 	mu       sync.Mutex
 	sessions map[string]*chat
 	closed   bool
-	expiring sync.WaitGroup // sessions being closed after their idle time
+	turns    uint64         // turns ended, to order chats by their last use
+	expiring sync.WaitGroup // sessions being closed after their idle time or evicted
 }
 
 // chat is the session of one chat id.
@@ -123,6 +131,7 @@ type chat struct {
 	session *agentbox.Session
 	busy    bool        // a request runs one of its turns
 	uses    int         // requests that ran its turns
+	ended   uint64      // Handler.turns when its last turn ended
 	idle    *time.Timer // closes it when it fires; stopped while busy
 }
 
@@ -188,12 +197,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.SessionKey != nil {
 		key = h.opts.SessionKey(r, req.ID)
 	}
-	c, created, err := h.take(key, req)
+	c, created, evicted, err := h.take(key, req)
 	if err != nil {
 		h.refuse(w, err)
 		return
 	}
 	defer h.release(key, c)
+	if evicted != nil {
+		// Its sandbox is closed before this chat's turn can open one: the
+		// sandboxes open stay within MaxSessions, but for those of sessions
+		// expiring.
+		h.closeSession(evicted, "uistream: closed the chat idle the longest to make room for a new one")
+	}
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -285,34 +300,61 @@ func (c *clientWriter) unsupported(err error) {
 }
 
 // take returns the session of key, starting one for req if need be (created
-// says so), and marks it busy.
-func (h *Handler) take(key string, req *chatRequest) (c *chat, created bool, err error) {
+// says so), and marks it busy. A session it starts at MaxSessions takes the
+// place of the chat idle the longest: take removes that chat, to be closed
+// by the caller with h.expiring counting it (evicted).
+func (h *Handler) take(key string, req *chatRequest) (c *chat, created bool, evicted *chat, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, false, &requestError{http.StatusServiceUnavailable, "the chat handler is closed"}
+		return nil, false, nil, &requestError{http.StatusServiceUnavailable, "the chat handler is closed"}
 	}
 	c = h.sessions[key]
 	if c == nil {
+		var lru string
 		if len(h.sessions) >= h.opts.MaxSessions {
-			return nil, false, &requestError{http.StatusServiceUnavailable, "too many chats at once; try again later"}
+			if lru = h.leastRecentlyUsed(); lru == "" {
+				return nil, false, nil, &requestError{http.StatusServiceUnavailable, "too many chats at once; try again later"}
+			}
 		}
 		s, err := h.agent.ResumeSession(agentbox.SessionState{Messages: req.history()}, h.opts.Session)
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, fmt.Errorf("uistream: starting the chat's session: %w", err)
+		}
+		if lru != "" {
+			evicted = h.sessions[lru]
+			delete(h.sessions, lru)
+			if evicted.idle != nil {
+				evicted.idle.Stop()
+			}
+			h.expiring.Add(1)
 		}
 		c, created = &chat{session: s}, true
 		h.sessions[key] = c
 	}
 	if c.busy {
-		return nil, false, &requestError{http.StatusConflict, "a turn of this chat is still running"}
+		return nil, false, nil, &requestError{http.StatusConflict, "a turn of this chat is still running"}
 	}
 	c.busy = true
 	c.uses++
 	if c.idle != nil {
 		c.idle.Stop()
 	}
-	return c, created, nil
+	return c, created, evicted, nil
+}
+
+// leastRecentlyUsed returns the key of the chat whose last turn ended the
+// earliest among those with no turn running, or "" when every chat has one.
+// h.mu is held.
+func (h *Handler) leastRecentlyUsed() string {
+	var key string
+	var oldest *chat
+	for k, c := range h.sessions {
+		if !c.busy && (oldest == nil || c.ended < oldest.ended) {
+			key, oldest = k, c
+		}
+	}
+	return key
 }
 
 // release marks the chat idle, closing its session after the idle time
@@ -321,6 +363,8 @@ func (h *Handler) release(key string, c *chat) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c.busy = false
+	h.turns++
+	c.ended = h.turns
 	if h.closed {
 		return
 	}
@@ -339,6 +383,12 @@ func (h *Handler) expire(key string, c *chat, uses int) {
 	delete(h.sessions, key)
 	h.expiring.Add(1)
 	h.mu.Unlock()
+	h.closeSession(c, "uistream: closed an idle chat's session")
+}
+
+// closeSession closes the session of a chat taken out of h.sessions, whose
+// closing h.expiring counts, and logs msg.
+func (h *Handler) closeSession(c *chat, msg string) {
 	defer h.expiring.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
@@ -346,7 +396,7 @@ func (h *Handler) expire(key string, c *chat, uses int) {
 		h.log.Warn("uistream: closing an idle chat's session failed", "error", err)
 		return
 	}
-	h.log.Debug("uistream: closed an idle chat's session")
+	h.log.Debug(msg)
 }
 
 // Sessions returns the number of chats with a session.

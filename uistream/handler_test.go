@@ -281,17 +281,134 @@ func TestIdleSessionsExpire(t *testing.T) {
 	})
 }
 
-func TestManySessionsAreRefused(t *testing.T) {
-	h := uistream.New(agentbox.New(agentboxtest.NewProvider(agentboxtest.Reply("1"), agentboxtest.Reply("2"), agentboxtest.Reply("3")), agentbox.Options{}), uistream.Options{MaxSessions: 2})
+// TestIdleChatsMakeRoom fills MaxSessions (3) with chats whose turns have
+// ended, IdleTimeout an hour: a new chat is served at once, in the place of
+// the chat idle the longest (b: a was used again after it), whose sandbox
+// is closed before the new chat's turn; the other chats keep their sessions
+// and sandboxes, and go on where they were.
+func TestIdleChatsMakeRoom(t *testing.T) {
+	var opened sandboxes
+	write := func(chat string) []agentboxtest.Step {
+		return []agentboxtest.Step{
+			{Calls: []agentboxtest.Call{{ID: "w" + chat, Name: "write_file", Args: `{"files":[{"path":"chat.txt","content":"chat ` + chat + `"}]}`}}},
+			agentboxtest.Reply("wrote " + chat),
+		}
+	}
+	var steps []agentboxtest.Step
+	for _, chat := range []string{"a", "b", "c"} {
+		steps = append(steps, write(chat)...)
+	}
+	steps = append(steps, agentboxtest.Reply("a again"))
+	steps = append(steps, write("d")...)
+	steps = append(steps,
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "rc", Name: "read_file", Args: `{"path":"chat.txt"}`}}}, agentboxtest.Reply("c read"),
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "ra", Name: "read_file", Args: `{"path":"chat.txt"}`}}}, agentboxtest.Reply("a read"),
+	)
+	p := agentboxtest.NewProvider(steps...)
+	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{MaxSessions: 3, IdleTimeout: time.Hour})
 	defer h.Close(context.Background())
-	for i, want := range []int{200, 200, 503, 200} {
-		chat := fmt.Sprint(i)
-		if i == 3 {
-			chat = "0" // a chat that has a session still gets in
+
+	for _, tc := range []struct {
+		chat  string
+		texts []string
+		want  string
+	}{
+		{"a", []string{"write"}, "wrote a"},
+		{"b", []string{"write"}, "wrote b"},
+		{"c", []string{"write"}, "wrote c"},
+		{"a", []string{"write", "again"}, "a again"},
+		{"d", []string{"write"}, "wrote d"}, // beyond MaxSessions: b makes room
+	} {
+		if code, body := post(t, h, chatBody(tc.chat, tc.texts...)); code != 200 || !strings.Contains(body, tc.want) {
+			t.Fatalf("chat %s with %d sessions of 3: %d, want it served with %q:\n%.300s", tc.chat, h.Sessions(), code, tc.want, body)
 		}
-		if code, body := post(t, h, chatBody(chat, "hi")); code != want {
-			t.Errorf("chat %s: %d %s, want %d", chat, code, body, want)
+	}
+	made := opened.all()
+	if len(made) != 4 || h.Sessions() != 3 {
+		t.Fatalf("%d sandboxes, %d sessions; want one sandbox per chat, 3 sessions", len(made), h.Sessions())
+	}
+	for i, want := range []int{0, 1, 0, 0} {
+		if got := made[i].Closes(); got != want {
+			t.Errorf("chat %c's sandbox closed %d times, want %d", 'a'+i, got, want)
 		}
+	}
+
+	// c and a go on in their sessions and sandboxes: each reads its file,
+	// its history sent with the new message.
+	for _, tc := range []struct {
+		chat  string
+		texts []string
+		want  string
+		msgs  int
+	}{
+		{"c", []string{"write", "read"}, `"output":"chat c"`, 5},
+		{"a", []string{"write", "again", "read"}, `"output":"chat a"`, 7},
+	} {
+		code, body := post(t, h, chatBody(tc.chat, tc.texts...))
+		if code != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("chat %s after d made room: %d, want its file read, %s:\n%.500s", tc.chat, code, tc.want, body)
+		}
+		reqs := p.Requests()
+		if got := len(reqs[len(reqs)-2].Messages); got != tc.msgs {
+			t.Errorf("chat %s's turn after d made room sent %d messages, want %d: its session's history and the new one", tc.chat, got, tc.msgs)
+		}
+	}
+	if made := opened.all(); len(made) != 4 || made[0].Closes() != 0 || made[2].Closes() != 0 || made[3].Closes() != 0 || h.Sessions() != 3 {
+		t.Errorf("%d sandboxes, %d sessions, after c and a went on; want 4 and 3, only b's sandbox closed", len(made), h.Sessions())
+	}
+}
+
+// TestManySessionsAreRefused holds a turn of each of MaxSessions (2) chats
+// in a tool: a new chat gets 503, and neither busy chat loses its session.
+// Once the turns end, the new chat is served in the place of one of them.
+func TestManySessionsAreRefused(t *testing.T) {
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	wait := agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "w", Name: "wait", Args: `{}`}}}
+	p := agentboxtest.NewProvider(wait, wait, agentboxtest.Reply("done"), agentboxtest.Reply("done"), agentboxtest.Reply("new"))
+	h := uistream.New(agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{waitTool(entered, release)}}),
+		uistream.Options{MaxSessions: 2, IdleTimeout: time.Hour})
+	defer h.Close(context.Background())
+	var clients sync.WaitGroup
+	codes := make(chan int, 2)
+	for _, chat := range []string{"x", "y"} {
+		clients.Go(func() {
+			code, _ := post(t, h, chatBody(chat, "wait"))
+			codes <- code
+		})
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+		clients.Wait()
+	}()
+	for range 2 {
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the 2 turns did not start")
+		}
+	}
+	if code, body := post(t, h, chatBody("z", "hi")); code != http.StatusServiceUnavailable || !strings.Contains(body, "too many chats") {
+		t.Errorf("a new chat while MaxSessions chats run turns: %d %s, want 503", code, body)
+	}
+	if n := h.Sessions(); n != 2 {
+		t.Errorf("%d sessions, want the 2 busy chats'", n)
+	}
+	released = true
+	close(release)
+	clients.Wait()
+	for range 2 {
+		if code := <-codes; code != 200 {
+			t.Errorf("a busy chat's request: %d, want 200", code)
+		}
+	}
+	if code, body := post(t, h, chatBody("z", "hi")); code != 200 || !strings.Contains(body, "new") {
+		t.Errorf("the new chat once the turns ended: %d %s, want it served", code, body)
+	}
+	if n := h.Sessions(); n != 2 {
+		t.Errorf("%d sessions, want 2", n)
 	}
 }
 

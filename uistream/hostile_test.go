@@ -3,6 +3,7 @@ package uistream_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,8 +255,10 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(msg), "in time") {
 		t.Errorf("a body sent a byte every 10 ms: %s %s, want 408", resp.Status, msg)
 	}
-	if _, err := r.ReadByte(); err != io.EOF {
-		t.Errorf("after the 408, reading the connection: %v, want it closed (EOF)", err)
+	// The server closes while the client may still be sending: the close
+	// shows as EOF or as a reset.
+	if _, err := r.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("after the 408, reading the connection: %v, want it closed (EOF or reset)", err)
 	}
 	if took := time.Since(start); took > readTimeout+margin {
 		t.Errorf("cut off after %v, want within %v", took, readTimeout+margin)
@@ -266,13 +270,12 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 
 // TestMoreChatsThanMaxSessions starts 12 chats at once against MaxSessions
 // 4, their runs held in a tool: exactly 4 are served and 8 get 503. Once the
-// 4 runs end, their sessions are closed after IdleTimeout (100 ms), and
-// within IdleTimeout plus margin of the last run's end a new chat is served.
+// 4 runs end, a new chat is served at once, though IdleTimeout is an hour:
+// in the place of one of the 4, which the others keep.
 func TestMoreChatsThanMaxSessions(t *testing.T) {
 	const (
 		maxSessions = 4
 		chats       = 3 * maxSessions
-		idleTimeout = 100 * time.Millisecond
 	)
 	entered, release := make(chan struct{}, chats), make(chan struct{})
 	var steps []agentboxtest.Step
@@ -284,7 +287,7 @@ func TestMoreChatsThanMaxSessions(t *testing.T) {
 	}
 	p := agentboxtest.NewProvider(append(steps, agentboxtest.Reply("new"))...)
 	h := uistream.New(agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{waitTool(entered, release)}}),
-		uistream.Options{MaxSessions: maxSessions, IdleTimeout: idleTimeout})
+		uistream.Options{MaxSessions: maxSessions, IdleTimeout: time.Hour})
 	defer h.Close(context.Background())
 
 	type answer struct {
@@ -330,7 +333,6 @@ func TestMoreChatsThanMaxSessions(t *testing.T) {
 	released = true
 	close(release)
 	clients.Wait()
-	ended := time.Now()
 	for range maxSessions {
 		a := <-answers
 		chunks(t, a.body)
@@ -339,27 +341,23 @@ func TestMoreChatsThanMaxSessions(t *testing.T) {
 		}
 	}
 
-	code, body, took := untilServed(t, h, chatBody("new", "hi"), http.StatusServiceUnavailable, ended, idleTimeout+margin)
-	if code != 200 || !strings.Contains(body, "new") {
-		t.Fatalf("a new chat %v after the others ended: %d %s, want it served within %v", took, code, body, idleTimeout+margin)
+	if code, body := post(t, h, chatBody("new", "hi")); code != 200 || !strings.Contains(body, "new") {
+		t.Fatalf("a new chat after the others ended: %d %s, want it served", code, body)
 	}
-	for h.Sessions() != 1 && time.Since(ended) < idleTimeout+margin {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := h.Sessions(); n != 1 {
-		t.Errorf("%v after the others ended, %d sessions, want the new chat's alone", time.Since(ended), n)
+	if n := h.Sessions(); n != maxSessions {
+		t.Errorf("%d sessions, want %d: the new chat's and 3 of the others'", n, maxSessions)
 	}
 }
 
 // TestStalledReadersDoNotHoldEveryChat fills MaxSessions (2) with clients
 // that stop reading while their models stream 8 MiB: a new chat gets 503,
-// and is served within WriteTimeout (200 ms) plus IdleTimeout (100 ms) plus
-// margin of the stalled requests, once they have lost their turns and their
-// sessions have expired.
+// and is served within WriteTimeout (200 ms) plus margin of the stalled
+// requests, once they have lost their turns, in the place of one of their
+// chats (IdleTimeout is an hour).
 func TestStalledReadersDoNotHoldEveryChat(t *testing.T) {
-	const writeTimeout, idleTimeout = 200 * time.Millisecond, 100 * time.Millisecond
+	const writeTimeout = 200 * time.Millisecond
 	p := agentboxtest.NewProvider(flood(), flood(), agentboxtest.Reply("new"))
-	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{MaxSessions: 2, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout})
+	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{MaxSessions: 2, WriteTimeout: writeTimeout, IdleTimeout: time.Hour})
 	defer h.Close(context.Background())
 	srv := smallBufferServer(h)
 	defer srv.Close()
@@ -373,7 +371,7 @@ func TestStalledReadersDoNotHoldEveryChat(t *testing.T) {
 	if code, body := post(t, h, chatBody("new", "hi")); code != http.StatusServiceUnavailable && time.Since(start) < writeTimeout {
 		t.Errorf("a new chat while the stalled ones hold MaxSessions: %d %s, want 503", code, body)
 	}
-	bound := writeTimeout + idleTimeout + margin
+	bound := writeTimeout + margin
 	code, body, took := untilServed(t, h, chatBody("new", "hi"), http.StatusServiceUnavailable, start, bound)
 	if code != 200 || !strings.Contains(body, "new") {
 		t.Fatalf("a new chat %v after 2 stalled ones filled MaxSessions: %d %s, want it served within %v", took, code, body, bound)

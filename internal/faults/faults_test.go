@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ var (
 	first  = flag.Uint64("faults.first", 1, "the seed of the first run")
 	runs   = flag.Int("faults.runs", 250, "the most runs")
 	budget = flag.Duration("faults.time", 75*time.Second, "no run starts after this long")
+	long   = flag.Bool("faults.long", false, "run 10,000 seeds, however long it takes (overrides -faults.runs and -faults.time)")
 )
 
 func TestMain(m *testing.M) {
@@ -37,13 +39,19 @@ func TestMain(m *testing.M) {
 // a fake E2B that fail in ways chosen at random: refused and cut streams,
 // 429s and 5xx, errors in the middle of a stream, streams that end before
 // they finish or hang, sandboxes that fail to create, die or lose their
-// connections, slow consumers and cancellations. Every run must end with
+// connections, slow consumers and cancellations — and a model that attacks:
+// edits to a result too large, escaping and absurd paths, malformed
+// arguments, unknown tools, hundreds of calls in a step, large files and
+// commands past their timeout. Every run must end with
 // exactly one Done, last, whose error is one the caller can classify; kill
 // every sandbox it created; and leave no goroutine behind.
 func TestFaults(t *testing.T) {
 	if *seed != 0 {
 		faultRun(t, *seed)
 		return
+	}
+	if *long {
+		*runs, *budget = 10_000, 1<<62
 	}
 	start := time.Now()
 	endings := map[string]int{}
@@ -240,8 +248,11 @@ func faultRun(t *testing.T, seed uint64) string {
 }
 
 // response returns a response of the model, chosen by rng, and says what it
-// is.
+// is: one of an honest model's, a provider's failure, or an attack.
 func response(rng *rand.Rand) (openroutertest.Response, string) {
+	if rng.IntN(4) == 0 {
+		return attack(rng)
+	}
 	text := agentboxtest.Step{Text: []string{"Working ", "on it."}}
 	switch rng.IntN(11) {
 	case 0, 1:
@@ -271,6 +282,60 @@ func response(rng *rand.Rand) (openroutertest.Response, string) {
 		r := openroutertest.FromStep(text)
 		r.Events, r.Hang = r.Events[:1], true
 		return r, "stream hangs"
+	}
+}
+
+// attack returns a response of a hostile model, chosen by rng, and says
+// what it is. Every attack must end as a tool error the model can read, in
+// the run's limits.
+func attack(rng *rand.Rand) (openroutertest.Response, string) {
+	calls := func(c ...agentboxtest.Call) openroutertest.Response {
+		return openroutertest.FromStep(agentboxtest.Step{Calls: c})
+	}
+	call := func(id, name, args string) agentboxtest.Call {
+		return agentboxtest.Call{ID: id, Name: name, Args: args, Split: 1 + rng.IntN(40)}
+	}
+	switch rng.IntN(8) {
+	case 0:
+		// 200 KB of "a", each made 100 bytes: a 20 MB result.
+		big := strings.Repeat("a", 200_000)
+		return calls(
+			call("w", "write_file", `{"files":[{"path":"big.txt","content":"`+big+`"}]}`),
+			call("e", "edit_file", `{"path":"big.txt","old_string":"a","new_string":"`+strings.Repeat("b", 100)+`","replace_all":true}`),
+		), "edit to a 20 MB result"
+	case 1:
+		line := strings.Repeat("x", 3000) + `
+`
+		return calls(
+			call("w", "write_file", `{"files":[{"path":"long.txt","content":"`+strings.Repeat(line, 200)+`"}]}`),
+			call("r", "read_file", `{"path":"long.txt","offset":`+fmt.Sprint(1+rng.IntN(300))+`}`),
+		), "read of long lines"
+	case 2:
+		p := []string{"../../etc/passwd", "/etc/passwd", `a\u0000b`, "a/../../b", strings.Repeat("d/", 5000) + "f"}[rng.IntN(5)]
+		name := []string{"read_file", "write_file", "list_files", "edit_file"}[rng.IntN(4)]
+		args := map[string]string{
+			"read_file":  `{"path":"` + p + `"}`,
+			"write_file": `{"files":[{"path":"` + p + `","content":"x"}]}`,
+			"list_files": `{"path":"` + p + `"}`,
+			"edit_file":  `{"path":"` + p + `","old_string":"a","new_string":"b"}`,
+		}[name]
+		return calls(call("x", name, args)), fmt.Sprintf("%s of %.40q", name, p)
+	case 3:
+		bad := []string{`{"files":[{"path":`, `{"command":42}`, `[]`, `{"path":"a.txt","offset":-5}`, strings.Repeat("[", 10_000)}[rng.IntN(5)]
+		name := []string{"write_file", "run_command", "read_file"}[rng.IntN(3)]
+		return calls(call("m", name, bad)), fmt.Sprintf("%s with arguments %.20q", name, bad)
+	case 4:
+		return calls(call("u", "rm_rf_everything", `{}`)), "unknown tool"
+	case 5:
+		var c []agentboxtest.Call
+		for i := range 20 + rng.IntN(180) {
+			c = append(c, call(fmt.Sprint("l", i), "list_files", `{}`))
+		}
+		return calls(c...), fmt.Sprint(len(c), " calls in one step")
+	case 6:
+		return calls(call("big", "write_file", `{"files":[{"path":"huge.txt","content":"`+strings.Repeat("z", 1<<20)+`"}]}`)), "a 1 MB file"
+	default:
+		return calls(call("s", "run_command", `{"command":"sleep 30"}`)), "a command past its timeout"
 	}
 }
 
