@@ -92,8 +92,13 @@ func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.Ra
 	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolOutput, sandbox: r.sandbox.get, emit: r.send}
 	defer env.close()
 	out, err = tool.Call(ctx, env, args)
-	if err != nil && context.Cause(ctx) == errTimeout {
+	switch {
+	case err == nil || context.Cause(ctx) != errTimeout:
+	case !errors.Is(err, errTimeout):
 		err = fmt.Errorf("%w: %w", errTimeout, err)
+	case !errors.Is(err, context.DeadlineExceeded):
+		// The tool returned the cause: said once, matching a deadline.
+		err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 	}
 	return out, err
 }

@@ -332,3 +332,20 @@ func TestNoToolCallStartsAfterCancellation(t *testing.T) {
 		t.Errorf("last tool message = %+v; want call c reported as not run", last)
 	}
 }
+
+// TestATimeoutIsSaidOnce runs a tool that returns its context's cause when
+// its time runs out: the model reads that it timed out once, not twice.
+func TestATimeoutIsSaidOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slow := agentbox.NewTool("slow", "Never finishes on its own.", func(ctx context.Context, _ *agentbox.Env, _ struct{}) (string, error) {
+			<-ctx.Done()
+			return "", context.Cause(ctx)
+		})
+		p := agentboxtest.NewProvider(calls(call("c1", "slow", `{}`)), agentboxtest.Reply("ok"))
+		all, _ := collect(t, agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{slow}, ToolTimeout: time.Second}).Run(context.Background(), "hi"))
+		res := result(t, all, "c1")
+		if res.Err == nil || strings.Count(res.Err.Error(), "timed out") != 1 || !errors.Is(res.Err, context.DeadlineExceeded) {
+			t.Errorf("ToolResult.Err = %v; want one mention of the timeout, matching context.DeadlineExceeded", res.Err)
+		}
+	})
+}
