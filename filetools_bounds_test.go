@@ -170,3 +170,32 @@ func TestPathsWithNULAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeResponseTextEndsTheStep streams 17 MiB of text in 1 MiB chunks,
+// past the 16 MiB a response's text may have: the tokens before the limit
+// stream, then the run ends with a truncation error.
+func TestHugeResponseTextEndsTheStep(t *testing.T) {
+	chunk := strings.Repeat("t", 1<<20)
+	var text []string
+	for range 17 {
+		text = append(text, chunk)
+	}
+	p := agentboxtest.NewProvider(agentboxtest.Step{Raw: agentboxtest.Step{Text: text}.Chunks()})
+	var tokens int
+	var done agentbox.Done
+	for ev := range agentbox.New(p, agentbox.Options{}).Run(context.Background(), "go") {
+		switch ev := ev.(type) {
+		case agentbox.Token:
+			tokens += len(ev.Text)
+		case agentbox.Done:
+			done = ev
+		}
+	}
+	var pe *agentbox.ProviderError
+	if !errors.As(done.Err, &pe) || pe.Kind != agentbox.KindTruncated || !strings.Contains(pe.Error(), "longer than 16 MiB") {
+		t.Fatalf("Done = %s, %v; want a truncation for text longer than 16 MiB", done.Reason, done.Err)
+	}
+	if tokens != 16<<20 {
+		t.Errorf("%d bytes of tokens streamed, want the 16 MiB before the limit", tokens)
+	}
+}

@@ -181,6 +181,10 @@ func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 
 var errNotRegular = errors.New("not a regular file")
 
+// maxList is the most entries List returns: a folder with more is an error,
+// not a listing that takes all memory. Tests lower it.
+var maxList = 100_000
+
 // List lists a folder of the workspace, sorted by name. Symbolic links are
 // listed as they are, not followed.
 func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, error) {
@@ -199,22 +203,33 @@ func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, er
 		return nil, s.fsError("list", dir, err)
 	}
 	defer f.Close()
-	entries, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, s.fsError("list", dir, err)
-	}
-	infos := make([]agentbox.FileInfo, 0, len(entries))
-	for _, e := range entries {
-		fi, err := e.Info()
-		if err != nil {
-			continue // removed since the folder was read
+	var infos []agentbox.FileInfo
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		infos = append(infos, agentbox.FileInfo{
-			Name:  e.Name(),
-			Path:  path.Join(dir, e.Name()),
-			IsDir: e.IsDir(),
-			Size:  fi.Size(),
-		})
+		entries, err := f.ReadDir(1024)
+		if len(infos)+len(entries) > maxList {
+			return nil, &fs.PathError{Op: "list", Path: dir, Err: fmt.Errorf("the folder has more than %d entries; look into it with a command, such as ls | head", maxList)}
+		}
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed since the folder was read
+			}
+			infos = append(infos, agentbox.FileInfo{
+				Name:  e.Name(),
+				Path:  path.Join(dir, e.Name()),
+				IsDir: e.IsDir(),
+				Size:  fi.Size(),
+			})
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, s.fsError("list", dir, err)
+		}
 	}
 	slices.SortFunc(infos, func(a, b agentbox.FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	return infos, nil

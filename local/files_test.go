@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -218,5 +219,33 @@ func TestVeryLongPathsAreRefused(t *testing.T) {
 	}
 	if got, err := agentbox.ReadFile(ctx, sb, ok); err != nil || string(got) != "x" {
 		t.Errorf("ReadFile 255 folders deep: %q, %v", got, err)
+	}
+}
+
+// TestListOfAHugeFolder lists a folder of one file more than List's limit
+// (lowered to 1,000 for the test; 100,000 otherwise): List refuses it,
+// saying it is too long, rather than holding every entry; a folder at the
+// limit is listed whole.
+func TestListOfAHugeFolder(t *testing.T) {
+	defer local.SetMaxList(1000)()
+	sb := newSandbox(t, local.Config{Isolation: local.None})
+	for _, n := range []int{1000, 1001} {
+		dir := filepath.Join(sb.Dir(), fmt.Sprint(n))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	if infos, err := sb.List(t.Context(), "1000"); err != nil || len(infos) != 1000 {
+		t.Errorf("List of 1,000 files: %d entries, %v", len(infos), err)
+	}
+	if infos, err := sb.List(t.Context(), "1001"); err == nil || !strings.Contains(err.Error(), "more than 1000 entries") {
+		t.Errorf("List of 1,001 files: %d entries, %v; want an error", len(infos), err)
 	}
 }
