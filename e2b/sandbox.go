@@ -167,8 +167,9 @@ func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {
 		return nil, fmt.Errorf("e2b: envd client: %w", err)
 	}
 	s.files = files
-	s.process = processconnect.NewProcessClient(doer, base, connect.WithProtoJSON())
-	s.fs = filesystemconnect.NewFilesystemClient(doer, base, connect.WithProtoJSON())
+	limit := connect.WithReadMaxBytes(maxEnvdMessage)
+	s.process = processconnect.NewProcessClient(doer, base, connect.WithProtoJSON(), limit)
+	s.fs = filesystemconnect.NewFilesystemClient(doer, base, connect.WithProtoJSON(), limit)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -324,3 +325,9 @@ func (s *Sandbox) gone(op string, err error) error {
 	}
 	return err
 }
+
+// maxEnvdMessage is the largest message read from envd: a listing of a
+// folder of some 200,000 entries, far more than any command's output chunk.
+// A larger one is an error, not a read that takes all memory. Tests lower
+// it.
+var maxEnvdMessage = 32 << 20
