@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -37,6 +38,7 @@ func newControl(cfg Config) (*control, error) {
 	if err != nil {
 		return nil, err
 	}
+	hc.Transport = &cappedAnswers{next: hc.Transport, max: maxControlAnswer}
 	client, err := api.NewClientWithResponses(cfg.apiURL(),
 		api.WithHTTPClient(hc),
 		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
@@ -226,3 +228,54 @@ func (c *control) transportError(ctx context.Context, op string, err error) erro
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// maxControlAnswer is the largest answer read from the control plane, whose
+// answers are small JSON documents (lists come in pages).
+const maxControlAnswer = 16 << 20
+
+// cappedAnswers reads at most max bytes of each answer's body: past it, the
+// read fails, rather than taking all memory.
+type cappedAnswers struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (c *cappedAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err == nil {
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: c.max}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections closes the idle connections of the transport below,
+// for [http.Client.CloseIdleConnections].
+func (c *cappedAnswers) CloseIdleConnections() {
+	if ci, ok := c.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// A cappedBody fails once more than left bytes are read.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+var errAnswerTooLarge = fmt.Errorf("the control plane's answer is larger than %d MiB", maxControlAnswer>>20)
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 && err != nil {
+			return 0, err // the end, or a failure, right at the limit
+		}
+		return 0, errAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}

@@ -1,7 +1,11 @@
 package e2b_test
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -35,4 +39,36 @@ func TestAHugeMessageFromEnvdIsRefused(t *testing.T) {
 	if infos, err := sb.List(t.Context(), "."); err != nil || len(infos) != 1 {
 		t.Errorf("a small List after the refused one: %v, %v", infos, err)
 	}
+}
+
+// TestAHugeAnswerFromTheControlPlaneIsRefused has a control plane answer a
+// create with 256 MiB of JSON: New fails, saying the answer is too large,
+// having read no more than 16 MiB of it: New allocates less than 128 MB, where
+// reading the whole answer takes more than 512 MB.
+func TestAHugeAnswerFromTheControlPlaneIsRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"sandboxID":"`))
+		chunk := bytes.Repeat([]byte("a"), 1<<20)
+		for range 256 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		w.Write([]byte(`"}`))
+	}))
+	defer srv.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := e2b.New(t.Context(), e2b.Config{APIKey: "e2b_test", APIURL: srv.URL, HTTPClient: srv.Client()})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
+		t.Errorf("New with a 256 MiB answer: %v; want an error saying it is too large", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 128<<20 {
+		t.Errorf("New allocated %d MB", n>>20)
+	}
+	srv.Client().CloseIdleConnections()
 }
