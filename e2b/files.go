@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 
 	"connectrpc.com/connect"
 
@@ -33,6 +34,9 @@ func (s *Sandbox) WriteFiles(ctx context.Context, files []agentbox.File) error {
 	}
 	seen := make(map[string]bool, len(files))
 	for _, f := range files {
+		if err := checkPath(op, f.Path); err != nil {
+			return err
+		}
 		if f.Path == "" || strings.HasSuffix(f.Path, "/") {
 			return fmt.Errorf("e2b: %s: %q is not a file path: %w", op, f.Path, fs.ErrInvalid)
 		}
@@ -92,6 +96,9 @@ var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
 
 // Open downloads a file from envd; the download streams as it is read.
 func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := checkPath("open", name); err != nil {
+		return nil, err
+	}
 	op := "open " + name
 	if err := s.check(); err != nil {
 		return nil, err
@@ -114,6 +121,9 @@ func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 
 // List lists a directory with envd's ListDir, sorted by name.
 func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, error) {
+	if err := checkPath("list", dir); err != nil {
+		return nil, err
+	}
 	op := "list " + dir
 	if err := s.check(); err != nil {
 		return nil, err
@@ -153,4 +163,16 @@ func (s *Sandbox) statusError(op string, status int, body []byte) error {
 		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
 	}
 	return statusError(op, status, body, envd, s.secrets()...)
+}
+
+// maxPath is the longest path Linux takes (PATH_MAX, less its NUL): envd
+// would refuse a longer one, after working at it.
+const maxPath = 4095
+
+// checkPath refuses a path longer than maxPath before it is sent.
+func checkPath(op, p string) error {
+	if len(p) > maxPath {
+		return fmt.Errorf("e2b: %w", &fs.PathError{Op: op, Path: fmt.Sprintf("%.64s… (%d bytes)", p, len(p)), Err: syscall.ENAMETOOLONG})
+	}
+	return nil
 }

@@ -2,11 +2,13 @@ package e2b_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/agentbox/agentbox"
@@ -71,4 +73,26 @@ func TestAHugeAnswerFromTheControlPlaneIsRefused(t *testing.T) {
 		t.Errorf("New allocated %d MB", n>>20)
 	}
 	srv.Client().CloseIdleConnections()
+}
+
+// TestPathsLongerThanLinuxTakesAreRefused writes, opens and lists a path
+// 5,000 folders deep, longer than Linux's PATH_MAX: each is refused before
+// anything is sent to envd, which would refuse it after working at it.
+func TestPathsLongerThanLinuxTakesAreRefused(t *testing.T) {
+	srv := e2btest.NewServer(t, e2btest.Options{})
+	sb := newSandbox(t, srv.Config())
+	deep := strings.Repeat("d/", 5000) + "f"
+	before := len(srv.Requests())
+	if err := sb.WriteFiles(t.Context(), []agentbox.File{{Path: deep, Data: []byte("x")}}); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("WriteFiles: %v; want ENAMETOOLONG", err)
+	}
+	if _, err := sb.Open(t.Context(), deep); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("Open: %v; want ENAMETOOLONG", err)
+	}
+	if _, err := sb.List(t.Context(), deep); !errors.Is(err, syscall.ENAMETOOLONG) || len(err.Error()) > 200 {
+		t.Errorf("List: %v; want a short ENAMETOOLONG", err)
+	}
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Errorf("%d requests sent for refused paths", n)
+	}
 }

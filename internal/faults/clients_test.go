@@ -358,7 +358,7 @@ func clientFaultRun(t *testing.T, seed uint64) {
 		clients.CloseIdleConnections()
 		transport.CloseIdleConnections()
 		cfg.HTTPClient.CloseIdleConnections()
-		if leaked = goleak.Find(before); leaked == nil {
+		if leaked = findLeaks(before); leaked == nil {
 			break
 		}
 	}
