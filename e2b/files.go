@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -81,7 +82,10 @@ func multipartBody(files []agentbox.File) (io.Reader, string) {
 	w := multipart.NewWriter(&buf)
 	for _, f := range files {
 		h := make(textproto.MIMEHeader, 2)
-		h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(f.Path)+`"`)
+		// envd reads the path with mime.ParseMediaType, which takes a
+		// quoted value and, for one with control or non-ASCII characters,
+		// its RFC 2231 encoding (filename*=utf-8''...).
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": f.Path}))
 		h.Set("Content-Type", "application/octet-stream")
 		part, _ := w.CreatePart(h) // writes to a bytes.Buffer cannot fail
 		part.Write(f.Data)
@@ -89,10 +93,6 @@ func multipartBody(files []agentbox.File) (io.Reader, string) {
 	w.Close()
 	return &buf, w.FormDataContentType()
 }
-
-// quoteEscaper escapes a quoted string of a MIME header, as mime/multipart
-// does.
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
 
 // Open downloads a file from envd; the download streams as it is read.
 func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) {
