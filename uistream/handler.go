@@ -236,7 +236,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			cancel()
 			continue
 		}
-		if len(events) == 0 { // flush once the run has nothing more ready
+		// Flush once the run has nothing more ready; the end of the stream
+		// is sent when the handler returns, once the chat is free again.
+		if _, last := ev.(agentbox.Done); !last && len(events) == 0 {
 			if err := cw.Flush(); err != nil {
 				cancel()
 			}

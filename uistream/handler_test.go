@@ -514,3 +514,40 @@ func TestGoingBack(t *testing.T) {
 		t.Errorf("regenerating in a new session sent %v, want the client's history and U2", r)
 	}
 }
+
+// TestAChatIsFreeOnceDoneArrives sends each next message as soon as the
+// stream's "[DONE]" arrives, without reading to the end of the response: the
+// chat is free by then, 20 times out of 20.
+func TestAChatIsFreeOnceDoneArrives(t *testing.T) {
+	var steps []agentboxtest.Step
+	for i := range 21 {
+		steps = append(steps, agentboxtest.Reply(fmt.Sprint("answer ", i)))
+	}
+	h := uistream.New(agentbox.New(agentboxtest.NewProvider(steps...), agentbox.Options{}), uistream.Options{})
+	defer h.Close(context.Background())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	texts := []string{"go"}
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(chatBody("a", texts...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		readUntil(t, resp.Body, "[DONE]")
+		texts = append(texts, "again")
+		next, err := http.Post(srv.URL, "application/json", strings.NewReader(chatBody("a", texts...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if next.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(next.Body)
+			next.Body.Close()
+			t.Fatalf("message %d, sent once [DONE] arrived: %d %s", i+2, next.StatusCode, body)
+		}
+		resp = next
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
