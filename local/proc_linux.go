@@ -76,12 +76,12 @@ func endSession(sid int, scan bool, wait time.Duration) {
 		if since < stopWait && !allStopped(members) {
 			for _, m := range members {
 				if !m.stopped {
-					syscall.Kill(m.pid, syscall.SIGSTOP)
+					signal(sid, m.pid, unix.SIGSTOP)
 				}
 			}
 		} else {
 			for _, m := range members {
-				syscall.Kill(m.pid, syscall.SIGKILL)
+				signal(sid, m.pid, unix.SIGKILL)
 			}
 			if since >= wait {
 				return
@@ -89,6 +89,27 @@ func endSession(sid int, scan bool, wait time.Duration) {
 		}
 		time.Sleep(pause)
 	}
+}
+
+// signal sends sig to pid if it is still a process of the session sid. The
+// check and the signal go through a pidfd, so that a PID that was reused
+// since the look through /proc is never signalled. Without pidfds (Linux
+// before 5.3), it signals the PID.
+func signal(sid, pid int, sig unix.Signal) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err == unix.ENOSYS {
+		unix.Kill(pid, sig)
+		return
+	}
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(fd)
+	var buf [1024]byte
+	if s, _, ok := readStat(strconv.Itoa(pid), pid, buf[:]); !ok || s != sid {
+		return // ended, and its PID taken by another process
+	}
+	unix.PidfdSendSignal(fd, sig, nil, 0)
 }
 
 // allStopped reports whether every one of members is stopped.
