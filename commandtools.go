@@ -16,8 +16,10 @@ import (
 const (
 	commandDefaultTimeout = 120 * time.Second
 	commandMaxTimeout     = 600 * time.Second
-	processSettle         = time.Second      // how long start_process watches a process without a port
-	processPortWait       = 60 * time.Second // how long start_process waits for a port
+	processSettle         = time.Second            // how long start_process watches a process without a port
+	processPortWait       = 60 * time.Second       // how long start_process waits for a port
+	processQuiet          = 100 * time.Millisecond // how long without output a started server has said what it had to
+	processSettleMost     = time.Second            // the most start_process waits for that, once the port answers
 )
 
 type runCommandArgs struct {
@@ -146,6 +148,9 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 	case err != nil:
 		b.WriteString(":\n")
 	case url != "":
+		// A server says it listens about when its port answers: that line
+		// belongs to this call, so the output is given a moment to arrive.
+		gate.settle(ctx, processQuiet, processSettleMost)
 		fmt.Fprintf(&b, " is running; port %d answers at %s\n", in.Port, url)
 		env.Preview(in.Port, url)
 	case in.Port > 0 && !canPreview:
@@ -227,19 +232,43 @@ func watchProcess(ctx context.Context, p Process, pv Previewer, port int, wait t
 // gatedWriter forwards writes until it is shut, so that a background
 // process's output streams as ToolOutput only while its tool call lasts.
 type gatedWriter struct {
-	mu   sync.Mutex
-	open bool
+	mu     sync.Mutex
+	open   bool
+	writes int // so far
 }
 
 func (g *gatedWriter) to(w io.Writer) io.Writer {
 	return writerFunc(func(p []byte) (int, error) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
+		g.writes++
 		if g.open {
 			w.Write(p)
 		}
 		return len(p), nil
 	})
+}
+
+// settle waits until nothing was written for quiet, for at most most, or
+// until ctx is done.
+func (g *gatedWriter) settle(ctx context.Context, quiet, most time.Duration) {
+	deadline := time.Now().Add(most)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		before := g.writes
+		g.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(quiet):
+		}
+		g.mu.Lock()
+		after := g.writes
+		g.mu.Unlock()
+		if after == before {
+			return
+		}
+	}
 }
 
 func (g *gatedWriter) shut() {
