@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/local"
@@ -84,7 +85,8 @@ func TestBubblewrapConfinesCommands(t *testing.T) {
 }
 
 // listen starts a loopback TCP listener that counts its connections until t
-// ends.
+// ends. accepted waits, for up to 5 s, until a first connection is counted:
+// the listener may count it after the client is done.
 func listen(t *testing.T) (port int, accepted func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,7 +107,12 @@ func listen(t *testing.T) (port int, accepted func() int) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().(*net.TCPAddr).Port, func() int { return len(conns) }
+	return ln.Addr().(*net.TCPAddr).Port, func() int {
+		for deadline := time.Now().Add(5 * time.Second); len(conns) == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		return len(conns)
+	}
 }
 
 func TestNetwork(t *testing.T) {
