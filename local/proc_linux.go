@@ -65,6 +65,8 @@ func endSession(sid int, scan bool, wait time.Duration) {
 		killGroup(sid)
 		return
 	}
+	ending.Store(sid, struct{}{})
+	defer ending.Delete(sid)
 	start := time.Now()
 	syscall.Kill(-sid, syscall.SIGSTOP) // the leader's group, at once
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
@@ -127,6 +129,10 @@ type member struct {
 	pid     int
 	stopped bool // stopped by a signal or a tracer: it cannot fork
 }
+
+// ending holds the sessions whose processes endSession is killing: a look
+// through /proc stops each of their processes as soon as it sees it.
+var ending sync.Map // session ID → struct{}
 
 // scanner is the one procScanner of the program.
 var scanner = procScanner{running: make(chan struct{}, 1)}
@@ -206,6 +212,11 @@ func scanProc() map[int][]member {
 			fresh = true
 			if sid, m, ok := readStat(name, pid, buf[:]); ok {
 				sessions[sid] = append(sessions[sid], m)
+				if _, end := ending.Load(sid); end && !m.stopped {
+					// Stopped now, not once the look is over: by then a
+					// process may have forked and exited.
+					signal(sid, pid, unix.SIGSTOP)
+				}
 			}
 		}
 		if !fresh {

@@ -32,6 +32,7 @@ const envdKeepalive = 90 * time.Second
 
 func (ps *processService) Start(ctx context.Context, req *connect.Request[process.StartRequest], stream *connect.ServerStream[process.StartResponse]) error {
 	sb := sandboxOf(ctx)
+	drop := sb.dropped() // the stream is open from the request on
 	cfg := req.Msg.GetProcess()
 	if cfg.GetCmd() == "" {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("process cmd is required"))
@@ -79,11 +80,12 @@ func (ps *processService) Start(ctx context.Context, req *connect.Request[proces
 	if err := send(startEvent(p.pid)); err != nil {
 		return err
 	}
-	return ps.stream(ctx, sb, sub, send, req.Header())
+	return ps.stream(ctx, sb, sub, send, req.Header(), drop)
 }
 
 func (ps *processService) Connect(ctx context.Context, req *connect.Request[process.ConnectRequest], stream *connect.ServerStream[process.ConnectResponse]) error {
 	sb := sandboxOf(ctx)
+	drop := sb.dropped()
 	p, err := sb.find(req.Msg.GetProcess())
 	if err != nil {
 		return err
@@ -94,12 +96,13 @@ func (ps *processService) Connect(ctx context.Context, req *connect.Request[proc
 	if err := send(startEvent(p.pid)); err != nil {
 		return err
 	}
-	return ps.stream(ctx, sb, sub, send, req.Header())
+	return ps.stream(ctx, sb, sub, send, req.Header(), drop)
 }
 
 // stream sends a subscriber's events, and keep-alive events when there are
-// none, until the process ends, the client goes or the sandbox dies.
-func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscriber, send func(*process.ProcessEvent) error, h http.Header) error {
+// none, until the process ends, the client goes, the sandbox dies or drop
+// is closed (the connections dropped since the stream was asked for).
+func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscriber, send func(*process.ProcessEvent) error, h http.Header, drop <-chan struct{}) error {
 	every := envdKeepalive
 	if secs, err := strconv.Atoi(h.Get("Keepalive-Ping-Interval")); err == nil && secs > 0 {
 		every = time.Duration(secs) * time.Second
@@ -109,7 +112,6 @@ func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscrib
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	drop := sb.dropped()
 	for {
 		var ev *process.ProcessEvent
 		select {
