@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/internal/secret"
 )
 
 // Errors that match an [*Error] by its kind, with errors.Is. A sandbox that
@@ -127,7 +128,7 @@ func portClosed(msg string) bool { return strings.Contains(msg, "port is not ope
 
 // transportError makes the Error of a request that got no response.
 func transportError(op string, err error, secrets ...string) *Error {
-	return &Error{Op: op, Message: redact(err.Error(), secrets...), err: redactError(err, secrets...)}
+	return &Error{Op: op, Message: redact(err.Error(), secrets...), err: secret.HideError(err, secrets...)}
 }
 
 // rpcError makes the Error of a failed Connect call to envd.
@@ -152,56 +153,4 @@ func rpcError(op string, err error, secrets ...string) *Error {
 }
 
 // redact removes secrets from s.
-func redact(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if len(secret) >= 8 {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
-}
-
-// redactError returns err, or, when its text or the text of an error it
-// wraps shows one of secrets, an error with its text redacted that wraps
-// nothing (so that no text with a secret can be reached) but still matches
-// what err matches with errors.Is.
-func redactError(err error, secrets ...string) error {
-	if !showsSecret(err, secrets) {
-		return err
-	}
-	return &redactedError{text: redact(err.Error(), secrets...), err: err}
-}
-
-// showsSecret reports whether the text of err, or of an error it wraps,
-// shows one of secrets.
-func showsSecret(err error, secrets []string) bool {
-	if err == nil {
-		return false
-	}
-	if redact(err.Error(), secrets...) != err.Error() {
-		return true
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return showsSecret(u.Unwrap(), secrets)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if showsSecret(e, secrets) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// A redactedError is an error whose text showed a secret.
-type redactedError struct {
-	text string
-	err  error // the original, never returned
-}
-
-func (e *redactedError) Error() string { return e.text }
-
-// Is reports whether the original error matches target, so that
-// errors.Is(err, context.DeadlineExceeded) and the like still hold.
-func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
+func redact(s string, secrets ...string) string { return secret.Hide(s, secrets...) }

@@ -2,14 +2,14 @@ package e2b
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/agentbox/agentbox/internal/secret"
 )
 
 // originClient returns a copy of c that sends requests to the origin of base
-// only (its scheme, host and port), adding secret to each: the credentials
+// only (its scheme, host and port), adding creds to each: the credentials
 // of that origin. c itself is left as it is.
 //
 // net/http copies a request's headers onto the requests of the redirects it
@@ -20,34 +20,34 @@ import (
 // caller's client has. A request for another origin, which only a redirect
 // makes, is refused before anything is sent: a redirected POST would resend
 // its body too (a sandbox's Env, uploaded files).
-func originClient(c *http.Client, base string, secret http.Header) (*http.Client, error) {
+func originClient(c *http.Client, base string, creds http.Header) (*http.Client, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("e2b: bad URL %q: %w", base, err)
 	}
 	oc := *c
-	oc.Transport = &originTransport{origin: origin(u), secret: secret, next: c.Transport}
+	oc.Transport = &originTransport{origin: secret.Origin(u), creds: creds, next: c.Transport}
 	return &oc, nil
 }
 
-// An originTransport sends requests to one origin only, with its secret
-// headers.
+// An originTransport sends requests to one origin only, with its
+// credentials.
 type originTransport struct {
-	origin string            // as origin returns it
-	secret http.Header       // added to every request
+	origin string            // as secret.Origin returns it
+	creds  http.Header       // added to every request
 	next   http.RoundTripper // nil means http.DefaultTransport
 }
 
 func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if o := origin(req.URL); o != t.origin {
+	if o := secret.Origin(req.URL); o != t.origin {
 		if req.Body != nil {
 			req.Body.Close() // a RoundTripper closes the body, on errors too
 		}
 		return nil, fmt.Errorf("refused a redirect to another origin, %s: the credentials of %s are sent nowhere else", o, t.origin)
 	}
-	if len(t.secret) > 0 {
+	if len(t.creds) > 0 {
 		req = req.Clone(req.Context()) // a RoundTripper leaves the request as it is
-		for k, v := range t.secret {
+		for k, v := range t.creds {
 			req.Header[k] = v
 		}
 	}
@@ -68,20 +68,4 @@ func (t *originTransport) CloseIdleConnections() {
 	if c, ok := next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-// origin returns the origin of u as scheme://host:port, in lower case and
-// with the scheme's default port when u has none.
-func origin(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		switch scheme {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
-		}
-	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentbox/agentbox"
+	"github.com/agentbox/agentbox/internal/secret"
 )
 
 // name is how errors name this provider.
@@ -203,7 +204,7 @@ func redact(e *agentbox.ProviderError, key string) *agentbox.ProviderError {
 	if key == "" {
 		return e
 	}
-	r := func(s string) string { return strings.ReplaceAll(s, key, redacted) }
+	r := func(s string) string { return secret.Hide(s, key) }
 	e.Code = r(e.Code)
 	e.Message = r(e.Message)
 	e.Model = r(e.Model)
@@ -211,25 +212,20 @@ func redact(e *agentbox.ProviderError, key string) *agentbox.ProviderError {
 	if e.Metadata != nil {
 		e.Metadata, _ = redactValue(e.Metadata, key).(map[string]any)
 	}
-	if showsKey(e.Err, key) {
-		e.Err = &redactedError{text: r(e.Err.Error()), err: e.Err}
-	}
+	e.Err = secret.HideError(e.Err, key)
 	return e
 }
-
-// redacted replaces the key wherever it appears.
-const redacted = "[redacted]"
 
 // redactValue returns a copy of v, a value decoded from JSON, with key
 // removed from its strings and the keys of its objects.
 func redactValue(v any, key string) any {
 	switch v := v.(type) {
 	case string:
-		return strings.ReplaceAll(v, key, redacted)
+		return secret.Hide(v, key)
 	case map[string]any:
 		m := make(map[string]any, len(v))
 		for k, x := range v {
-			m[strings.ReplaceAll(k, key, redacted)] = redactValue(x, key)
+			m[secret.Hide(k, key)] = redactValue(x, key)
 		}
 		return m
 	case []any:
@@ -242,41 +238,5 @@ func redactValue(v any, key string) any {
 		return v
 	}
 	// Not from JSON: keep it only as text.
-	return strings.ReplaceAll(fmt.Sprint(v), key, redacted)
+	return secret.Hide(fmt.Sprint(v), key)
 }
-
-// showsKey reports whether the text of err, or of an error it wraps, shows
-// key.
-func showsKey(err error, key string) bool {
-	if err == nil {
-		return false
-	}
-	if strings.Contains(err.Error(), key) {
-		return true
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return showsKey(u.Unwrap(), key)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if showsKey(e, key) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// A redactedError stands for an error whose text showed the key. It wraps
-// nothing, so that no text with the key can be reached, but it matches what
-// the original matches with errors.Is.
-type redactedError struct {
-	text string
-	err  error // the original, never returned
-}
-
-func (e *redactedError) Error() string { return e.text }
-
-// Is reports whether the original error matches target, so that
-// errors.Is(err, context.DeadlineExceeded) and the like still hold.
-func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }

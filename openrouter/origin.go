@@ -3,10 +3,10 @@ package openrouter
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/agentbox/agentbox/internal/secret"
 )
 
 // originClient returns a copy of c that refuses redirects to an origin
@@ -21,11 +21,11 @@ func originClient(c *http.Client, base string) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openrouter: bad BaseURL %q: %w", base, err)
 	}
-	want := origin(u)
+	want := secret.Origin(u)
 	next := c.CheckRedirect
 	oc := *c
 	oc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if o := origin(req.URL); o != want {
+		if o := secret.Origin(req.URL); o != want {
 			return &redirectError{to: o}
 		}
 		if next != nil {
@@ -46,20 +46,4 @@ type redirectError struct {
 
 func (e *redirectError) Error() string {
 	return "redirected to another origin (" + e.to + ")"
-}
-
-// origin returns the origin of u as scheme://host:port, in lower case and
-// with the scheme's default port when u has none.
-func origin(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		switch scheme {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
-		}
-	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
