@@ -17,8 +17,8 @@ import (
 //
 // Abilities beyond these come as optional interfaces: [ProcessStarter] for
 // background processes, [Previewer] for URLs of listening ports,
-// [LifetimeSetter] for sandboxes that expire, [Resumable] for those another
-// process can reach again.
+// [LifetimeSetter] for sandboxes that expire, [Pauser] for those that can
+// pause while idle, [Resumable] for those another process can reach again.
 //
 // Implementations must be safe for concurrent use: the agent runs the
 // independent tool calls of a step at once.
@@ -117,6 +117,22 @@ type Previewer interface {
 type LifetimeSetter interface {
 	// SetLifetime makes the sandbox live d from now.
 	SetLifetime(ctx context.Context, d time.Duration) error
+}
+
+// A Pauser is a [Sandbox] that can be paused while idle, as E2B's can: a
+// paused sandbox costs (next to) nothing, and resumes with its files as
+// they were (and, where the implementation says so, its processes and
+// memory). A [Session] pauses its sandbox when it idles and resumes it at
+// its next turn.
+type Pauser interface {
+	// Pause pauses the sandbox. Pausing a paused sandbox returns nil; an
+	// error matching [ErrNotSupported] means this one cannot pause.
+	// Implementations document what using a paused sandbox does: resume it,
+	// or fail saying it is paused.
+	Pause(ctx context.Context) error
+	// Resume resumes a paused sandbox, or does nothing to a running one. A
+	// sandbox that no longer exists is an error matching [ErrSandboxGone].
+	Resume(ctx context.Context) error
 }
 
 // A Resumable is a [Sandbox] that another process can reach again, with a

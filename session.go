@@ -19,7 +19,10 @@ var (
 	ErrSessionClosed = errors.New("session is closed")
 )
 
-const defaultSessionLifetime = 15 * time.Minute
+const (
+	defaultSessionLifetime = 15 * time.Minute
+	defaultPauseAfter      = 5 * time.Minute
+)
 
 // SessionOptions configure a [Session]. The zero value is useful.
 type SessionOptions struct {
@@ -31,6 +34,13 @@ type SessionOptions struct {
 	// Reconnect reaches the sandbox of a resumed session again, at its first
 	// turn. It is needed to resume a state that has a sandbox.
 	Reconnect Reconnector
+	// PauseAfter is how long a sandbox that can pause (a [Pauser], such as
+	// E2B's) runs on once a turn has ended, before the session pauses it so
+	// that it costs nothing while the conversation idles; the next turn
+	// resumes it, which takes a moment, with its files as they were. 0
+	// means 5 minutes, a negative value never pauses. It is at most three
+	// quarters of Lifetime, so that the sandbox pauses before it expires.
+	PauseAfter time.Duration
 }
 
 func (o SessionOptions) lifetime() time.Duration {
@@ -38,6 +48,18 @@ func (o SessionOptions) lifetime() time.Duration {
 		return defaultSessionLifetime
 	}
 	return o.Lifetime
+}
+
+// pauseAfter is how long the sandbox idles before it is paused; 0 means
+// never.
+func (o SessionOptions) pauseAfter() time.Duration {
+	switch {
+	case o.PauseAfter < 0:
+		return 0
+	case o.PauseAfter == 0:
+		return min(defaultPauseAfter, o.lifetime()*3/4)
+	}
+	return min(o.PauseAfter, o.lifetime()*3/4)
 }
 
 // SessionState is what a [Session] needs to go on, in this process or
@@ -59,7 +81,11 @@ type SessionState struct {
 // turn that needs one (together with that turn's first model request, as a
 // run does), keeps it alive while in use (when it is a [LifetimeSetter]) and
 // closes it on Close; a sandbox the agent was given (Options.Sandbox) is used
-// as it is and never closed. When, at the start of a turn, the session's
+// as it is and never closed. A sandbox that can pause (a [Pauser]) is paused
+// once the session has idled SessionOptions.PauseAfter, never during a
+// turn, and resumed at the start of the next turn; a failure to pause is
+// logged, one to resume is a non-fatal [Error] event of that turn. When, at
+// the start of a turn, the session's
 // sandbox reports that it has expired or died, a new one replaces it, with a
 // non-fatal [Error] event saying so. History beyond the agent's
 // Options.HistoryTokens is shortened as runs do.
@@ -77,6 +103,10 @@ type Session struct {
 	running  chan struct{}
 	cancel   context.CancelCauseFunc // cancels the running turn
 	closed   bool
+	idle     *time.Timer   // pauses the sandbox once the session has idled; nil when not set
+	idleGen  uint64        // which idle timer may pause: a later one, or a turn, makes earlier ones void
+	pausing  chan struct{} // closed when the pause under way ends; nil when none is
+	paused   bool          // the session paused its sandbox (or tried to) since it last resumed it
 
 	closing sync.Mutex // one Close at a time
 }
@@ -180,11 +210,13 @@ func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, err
 	ctx, cancel := context.WithCancelCause(ctx)
 	running := make(chan struct{})
 	s.running, s.cancel = running, cancel
+	s.stopIdle()
 	r.finish = func(d *Done) {
 		s.mu.Lock()
 		s.messages = slices.Clone(d.Messages)
 		s.usage.Add(d.Usage)
 		s.running, s.cancel = nil, nil
+		s.startIdle()
 		s.mu.Unlock()
 		cancel(nil)
 		close(running)
@@ -198,10 +230,38 @@ func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, err
 // one when there is none or it is gone.
 func (s *Session) openSandbox(ctx context.Context, warn func(error)) (Sandbox, error) {
 	s.mu.Lock()
-	sb, ref := s.sandbox, s.ref
+	sb, ref, pausing := s.sandbox, s.ref, s.pausing
 	s.mu.Unlock()
+	if pausing != nil {
+		select { // the pause that began before this turn must end first
+		case <-pausing:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
 	gone := func(err error) {
 		warn(fmt.Errorf("the session's sandbox is gone, so this turn gets a new one without the files of earlier turns: %w", err))
+	}
+	s.mu.Lock()
+	paused := s.paused && s.sandbox == sb
+	s.mu.Unlock()
+	if p, ok := sb.(Pauser); ok && paused {
+		// Not cancelled with the turn, as the lifetime below.
+		resumeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		err := p.Resume(resumeCtx)
+		cancel()
+		switch {
+		case errors.Is(err, ErrSandboxGone):
+			gone(err)
+			s.forget(ctx, sb)
+			sb = nil
+		case err != nil:
+			warn(fmt.Errorf("resume the session's sandbox: %w", err))
+		default:
+			s.mu.Lock()
+			s.paused = false
+			s.mu.Unlock()
+		}
 	}
 	if sb == nil && ref != nil {
 		var err error
@@ -222,14 +282,7 @@ func (s *Session) openSandbox(ctx context.Context, warn func(error)) (Sandbox, e
 		switch {
 		case errors.Is(err, ErrSandboxGone) || errors.Is(err, ErrClosed):
 			gone(err)
-			s.mu.Lock()
-			if s.sandbox == sb {
-				s.sandbox = nil // even if no new one opens now
-			}
-			s.mu.Unlock()
-			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-			sb.Close(closeCtx) // releases what this process holds of it
-			cancel()
+			s.forget(ctx, sb)
 			sb = nil
 		case err != nil:
 			warn(fmt.Errorf("keep the session's sandbox alive: %w", err))
@@ -244,6 +297,70 @@ func (s *Session) openSandbox(ctx context.Context, warn func(error)) (Sandbox, e
 	return s.agent.opts.Open(ctx)
 }
 
+// forget drops the session's sandbox sb, which is gone, and closes it to
+// release what this process holds of it.
+func (s *Session) forget(ctx context.Context, sb Sandbox) {
+	s.mu.Lock()
+	if s.sandbox == sb {
+		s.sandbox, s.paused = nil, false // even if no new one opens now
+	}
+	s.mu.Unlock()
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	sb.Close(closeCtx)
+	cancel()
+}
+
+// startIdle sets the timer that pauses the session's sandbox once it has
+// idled long enough, when it can pause. s.mu must be held.
+func (s *Session) startIdle() {
+	s.stopIdle()
+	d := s.opts.pauseAfter()
+	if _, ok := s.sandbox.(Pauser); !ok || d <= 0 || s.closed {
+		return
+	}
+	gen := s.idleGen
+	s.idle = time.AfterFunc(d, func() { s.pauseIdle(gen) })
+}
+
+// stopIdle stops the idle timer, and voids it should it have fired
+// already. s.mu must be held.
+func (s *Session) stopIdle() {
+	s.idleGen++
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
+}
+
+// pauseIdle pauses the session's sandbox, unless the idle timer gen was
+// stopped: a turn started, or the session closed. A turn that starts while
+// the sandbox pauses waits for the pause to end before it resumes it.
+func (s *Session) pauseIdle(gen uint64) {
+	s.mu.Lock()
+	p, ok := s.sandbox.(Pauser)
+	if !ok || gen != s.idleGen || s.closed || s.running != nil || s.pausing != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.idle = nil
+	done := make(chan struct{})
+	s.pausing = done
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	err := p.Pause(ctx)
+	cancel()
+	unsupported := errors.Is(err, ErrNotSupported)
+	s.mu.Lock()
+	s.pausing = nil
+	s.paused = s.paused || !unsupported // a failed pause may have paused it all the same
+	s.mu.Unlock()
+	close(done)
+	if err != nil && !unsupported {
+		s.agent.log.Warn("agentbox: pausing the session's idle sandbox failed", "error", err)
+	}
+}
+
 // adopt keeps the sandbox a turn used, unless the session was closed
 // meanwhile.
 func (s *Session) adopt(sb Sandbox) {
@@ -252,6 +369,9 @@ func (s *Session) adopt(sb Sandbox) {
 	if closed {
 		s.sandbox = nil
 	} else {
+		if s.sandbox != sb {
+			s.paused = false
+		}
 		s.sandbox, s.ref = sb, nil
 	}
 	s.mu.Unlock()
@@ -296,7 +416,9 @@ func (s *Session) Usage() Usage {
 
 // Sandbox returns the sandbox the session's turns use: the agent's
 // Options.Sandbox, or the one the session opened; nil before a turn has
-// opened one.
+// opened one. Between turns the session's own may be paused (see
+// SessionOptions.PauseAfter): what using it does then is up to its
+// implementation (E2B's resumes).
 func (s *Session) Sandbox() Sandbox {
 	if sb := s.agent.opts.Sandbox; sb != nil {
 		return sb
@@ -316,7 +438,8 @@ func (s *Session) Close(ctx context.Context) error {
 	defer s.closing.Unlock()
 	s.mu.Lock()
 	s.closed = true
-	running, cancel := s.running, s.cancel
+	s.stopIdle()
+	running, cancel, pausing := s.running, s.cancel, s.pausing
 	s.mu.Unlock()
 	if running != nil {
 		cancel(ErrSessionClosed)
@@ -324,6 +447,13 @@ func (s *Session) Close(ctx context.Context) error {
 		case <-running:
 		case <-ctx.Done():
 			return fmt.Errorf("agentbox: closing the session: waiting for its turn to end: %w", ctx.Err())
+		}
+	}
+	if pausing != nil {
+		select {
+		case <-pausing:
+		case <-ctx.Done():
+			return fmt.Errorf("agentbox: closing the session: waiting for its sandbox to pause: %w", ctx.Err())
 		}
 	}
 	s.mu.Lock()

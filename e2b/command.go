@@ -159,19 +159,13 @@ func (s *Sandbox) exec(ctx context.Context, script string) {
 		return
 	}
 	defer st.Close()
-	for st.Receive() {
-		if st.Msg().GetEvent().GetEnd() != nil {
-			return
-		}
-	}
+	startEvents(st).consume(newOutput(nil, nil))
 }
 
 // startRequest is the request that starts cmd.
 func (s *Sandbox) startRequest(cmd agentbox.Command, tag string) *connect.Request[process.StartRequest] {
-	pc := &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-l", "-c", cmd.Cmd}, Envs: cmd.Env}
-	if cmd.Dir != "" {
-		pc.Cwd = &cmd.Dir
-	}
+	cwd := homePath(cmd.Dir) // never none: that is the template's workdir
+	pc := &process.ProcessConfig{Cmd: "/bin/bash", Args: []string{"-l", "-c", cmd.Cmd}, Envs: cmd.Env, Cwd: &cwd}
 	stdin := false
 	sr := &process.StartRequest{Process: pc, Stdin: &stdin}
 	if tag != "" {
@@ -233,12 +227,14 @@ func (ev *events) awaitStart(out *output) (uint32, error) {
 	return 0, errNoEnd
 }
 
-// consume reads events up to the end event, writing the output.
+// consume reads events up to the end event, writing the output, and then
+// the rest of the stream.
 func (ev *events) consume(out *output) (*process.ProcessEvent_EndEvent, error) {
 	for ev.receive() {
 		ev.received = true
 		e := ev.event()
 		if end := e.GetEnd(); end != nil {
+			ev.drain()
 			return end, nil
 		}
 		out.write(e.GetData())
@@ -247,6 +243,22 @@ func (ev *events) consume(out *output) (*process.ProcessEvent_EndEvent, error) {
 		return nil, err
 	}
 	return nil, errNoEnd
+}
+
+// drainLimit bounds the messages read after a process's end event: envd
+// sends none, but ends the stream, which must be read for the connection
+// to be used again.
+const drainLimit = 4
+
+// drain reads a stream to its end, so that its connection is reused rather
+// than closed; a stream that goes on is left, and closed with its
+// connection.
+func (ev *events) drain() {
+	for range drainLimit {
+		if !ev.receive() {
+			return
+		}
+	}
 }
 
 // output writes a process's output to its writers; a writer that fails

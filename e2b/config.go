@@ -61,6 +61,24 @@ type Config struct {
 	// User runs commands and owns files; empty means the template's default
 	// user.
 	User string
+	// AutoPause makes E2B pause the sandbox when its lifetime ends, instead
+	// of killing it: its files (and, as E2B snapshots memory too, its
+	// processes) wait there, costing no compute, until [Connect] or
+	// [Sandbox.Resume] resumes it (using it through a [Sandbox] resumes it
+	// too). Paused sandboxes are listed by [List]; Close removes them.
+	AutoPause bool
+	// NoInternet cuts the sandbox off from the internet (E2B's
+	// allow_internet_access: false): its commands reach no address outside
+	// it, such as package registries. Its ports stay reachable from outside,
+	// for previews. The zero value lets it reach the internet, as E2B's own
+	// SDKs do.
+	NoInternet bool
+	// Insecure creates sandboxes whose envd takes requests without an access
+	// token (E2B's secure: false): anyone who knows a sandbox's ID can then
+	// run commands in it. It exists for templates whose envd predates access
+	// tokens; the zero value, as E2B's SDKs, asks for a token on every
+	// request.
+	Insecure bool
 	// HTTPClient sends every request; nil means a client with dial, TLS and
 	// response-header timeouts but no overall timeout, since commands stream.
 	// It is not modified: copies of it add the credentials, and refuse
@@ -139,6 +157,9 @@ var defaultHTTPClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost:   32,
 	IdleConnTimeout:       90 * time.Second,
 	ForceAttemptHTTP2:     true,
+	// Output and downloads stream in large pieces: read them in few calls.
+	ReadBufferSize:  64 << 10,
+	WriteBufferSize: 64 << 10,
 }}
 
 // seconds converts a lifetime to E2B's whole seconds, rounding up.

@@ -54,11 +54,14 @@ func newControl(cfg Config) (*control, error) {
 // create creates a sandbox; with retry, it retries while E2B is out of
 // capacity for the account (429) or for everyone (503).
 func (c *control) create(ctx context.Context, retry bool) (api.Sandbox, error) {
-	secure := true
 	body := api.NewSandbox{
-		TemplateID: c.cfg.template(),
-		Timeout:    ptr(seconds(c.cfg.lifetime())),
-		Secure:     &secure,
+		TemplateID:          c.cfg.template(),
+		Timeout:             ptr(seconds(c.cfg.lifetime())),
+		Secure:              ptr(!c.cfg.Insecure),
+		AllowInternetAccess: ptr(!c.cfg.NoInternet),
+	}
+	if c.cfg.AutoPause {
+		body.AutoPause = ptr(true) // left out otherwise: E2B's default, kill
 	}
 	if len(c.cfg.Metadata) > 0 {
 		m := api.SandboxMetadata(c.cfg.Metadata)
@@ -135,20 +138,101 @@ func (c *control) createOnce(ctx context.Context, body api.NewSandbox) (api.Sand
 // connect connects to a sandbox, resuming it if it is paused, and sets its
 // lifetime.
 func (c *control) connect(ctx context.Context, id string) (api.Sandbox, error) {
+	info, _, err := c.resume(ctx, id, c.cfg.lifetime())
+	return info, err
+}
+
+// resume connects to sandbox id, which resumes it if it is paused (E2B
+// answers 201 then, 200 when it was running), and makes it live at least d
+// from now: connecting only extends a lifetime.
+func (c *control) resume(ctx context.Context, id string, d time.Duration) (api.Sandbox, bool, error) {
 	op := "connect to sandbox " + id
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := c.client.PostSandboxesSandboxIDConnectWithResponse(rctx, id, api.ConnectSandbox{Timeout: seconds(c.cfg.lifetime())})
+	resp, err := c.client.PostSandboxesSandboxIDConnectWithResponse(rctx, id, api.ConnectSandbox{Timeout: seconds(d)})
 	if err != nil {
-		return api.Sandbox{}, c.transportError(ctx, op, err)
+		return api.Sandbox{}, false, c.transportError(ctx, op, err)
 	}
 	switch {
 	case resp.JSON200 != nil:
-		return *resp.JSON200, nil
+		return *resp.JSON200, false, nil
 	case resp.JSON201 != nil:
-		return *resp.JSON201, nil
+		return *resp.JSON201, true, nil
 	}
-	return api.Sandbox{}, statusError(op, resp.StatusCode(), resp.Body, controlPlane, c.cfg.APIKey)
+	return api.Sandbox{}, false, statusError(op, resp.StatusCode(), resp.Body, controlPlane, c.cfg.APIKey)
+}
+
+// pause pauses sandbox id, with its memory; one already paused (409) is not
+// an error.
+func (c *control) pause(ctx context.Context, id string) error {
+	op := "pause sandbox " + id
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.PostSandboxesSandboxIDPauseWithResponse(rctx, id, api.SandboxPauseRequest{Memory: ptr(true)})
+	if err != nil {
+		return c.transportError(ctx, op, err)
+	}
+	if s := resp.StatusCode(); s != http.StatusNoContent && s != http.StatusConflict {
+		return statusError(op, s, resp.Body, controlPlane, c.cfg.APIKey)
+	}
+	return nil
+}
+
+// state returns the state of sandbox id: running or paused.
+func (c *control) state(ctx context.Context, id string) (api.SandboxState, error) {
+	op := "get sandbox " + id
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.GetSandboxesSandboxIDWithResponse(rctx, id)
+	if err != nil {
+		return "", c.transportError(ctx, op, err)
+	}
+	if resp.JSON200 == nil {
+		return "", statusError(op, resp.StatusCode(), resp.Body, controlPlane, c.cfg.APIKey)
+	}
+	return resp.JSON200.State, nil
+}
+
+// fork makes n sandboxes from a snapshot of the running sandbox id, each
+// living d. E2B answers one result per fork: a sandbox, or why that fork did
+// not start; those are returned as the error, with the forks that started.
+func (c *control) fork(ctx context.Context, id string, n int, d time.Duration) ([]api.Sandbox, error) {
+	op := "fork sandbox " + id
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.client.PostSandboxesSandboxIDForkWithResponse(rctx, id, api.SandboxForkRequest{
+		Count:   ptr(int32(n)),
+		Timeout: ptr(seconds(d)),
+	})
+	if err != nil {
+		return nil, c.transportError(ctx, op, err)
+	}
+	if resp.JSON201 == nil {
+		return nil, statusError(op, resp.StatusCode(), resp.Body, controlPlane, c.cfg.APIKey)
+	}
+	var forks []api.Sandbox
+	var errs []error
+	for i, r := range *resp.JSON201 {
+		switch {
+		case r.Sandbox != nil:
+			forks = append(forks, *r.Sandbox)
+		case r.Error != nil:
+			e := &Error{Op: fmt.Sprintf("%s: fork %d", op, i+1), Status: int(r.Error.Code), Message: redact(r.Error.Message, c.cfg.APIKey)}
+			switch r.Error.Code {
+			case http.StatusUnauthorized, http.StatusForbidden:
+				e.kind = ErrAuth
+			case http.StatusTooManyRequests:
+				e.kind = ErrRateLimited
+			}
+			errs = append(errs, e)
+		default:
+			errs = append(errs, &Error{Op: fmt.Sprintf("%s: fork %d", op, i+1), Message: "E2B answered neither a sandbox nor an error"})
+		}
+	}
+	if len(forks)+len(errs) != n {
+		errs = append(errs, &Error{Op: op, Status: resp.StatusCode(), Message: fmt.Sprintf("E2B answered %d results for %d forks", len(forks)+len(errs), n)})
+	}
+	return forks, errors.Join(errs...)
 }
 
 // setLifetime makes sandbox id live d from now.

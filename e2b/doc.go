@@ -23,8 +23,14 @@
 // download and listed with ListDir.
 //
 // Relative paths resolve against the user's home directory (/home/user in
-// E2B's templates), where commands also run. The whole VM is the agent's:
-// paths outside the home directory are not refused.
+// E2B's templates), and a command with no Dir runs there too, on every
+// template: one that sets another workdir included. The whole VM is the
+// agent's: paths outside the home directory are not refused.
+//
+// The client speaks Connect's binary codec to envd, uncompressed, and reads
+// every stream to its end, so that a sandbox's commands, uploads and
+// downloads share one connection. A sandbox made with no HTTPClient has
+// connections of its own, closed by Close.
 //
 // # Lifetimes and cleanup
 //
@@ -37,8 +43,23 @@
 // process it started: envd signals only the process it started itself, so
 // its descendants are found and killed first. The Timeout also goes to envd
 // (Connect-Timeout-Ms), a few seconds later, in case this program is gone by
-// then. A background process started with StartProcess has no time limit;
-// when its stream drops while the sandbox lives, it is re-attached.
+// then. Without a Timeout or a ctx deadline no Connect-Timeout-Ms is sent
+// (the JS SDK sends 60 seconds by default): a command runs as long as its
+// caller lets it, and an agent's commands get their Timeout from the run. A
+// background process started with StartProcess has no time limit; when its
+// stream drops while the sandbox lives, it is re-attached, and envd reports
+// the exit code of one that ended meanwhile.
+//
+// # Pausing and forking
+//
+// [Sandbox.Pause] pauses a sandbox that idles, so that it costs no compute:
+// E2B snapshots it, memory included, and [Sandbox.Resume], [Connect], or
+// simply using the Sandbox again resumes it as it was, in a second or so. A
+// sandbox created with Config.AutoPause is paused, not killed, when its
+// lifetime ends. An [agentbox.Session] pauses its sandbox once it has idled
+// for SessionOptions.PauseAfter, and resumes it at its next turn.
+// [Sandbox.Fork] makes new sandboxes from a snapshot of a running one, to
+// try several approaches from one state.
 //
 // # Errors
 //
@@ -48,7 +69,8 @@
 // with backoff, until ctx is done: it means the account's sandboxes are all
 // in use); a sandbox that died, expired or was killed matches
 // [agentbox.ErrSandboxGone] (the control plane's 404, E2B's edge's 502); a
-// missing file or process matches [fs.ErrNotExist].
+// paused one that could not be resumed matches [ErrPaused]; a missing file
+// or process matches [fs.ErrNotExist].
 //
 // # Credentials
 //

@@ -116,6 +116,8 @@ func statusError(op string, status int, body []byte, w where, secrets ...string)
 		e.kind = fs.ErrNotExist
 	case status == http.StatusBadGateway && w == envd && !portClosed(e.Message):
 		e.kind = agentbox.ErrSandboxGone // E2B's edge: "The sandbox was not found"
+	case status == http.StatusConflict && w == envd && strings.Contains(strings.ToLower(e.Message), "paused"):
+		e.kind = ErrPaused // E2B's edge: "The sandbox is paused"
 	}
 	e.Code = redact(e.Code, secrets...)
 	e.Message = redact(e.Message, secrets...)

@@ -37,3 +37,37 @@ func Example() {
 	// hello from E2B
 	// 0 <nil>
 }
+
+// ExampleSandbox_Pause pauses a sandbox while it idles: the next command
+// resumes it, with its files as they were.
+func ExampleSandbox_Pause() {
+	srv, err := e2btest.Start(e2btest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+
+	ctx := context.Background()
+	sb, err := e2b.New(ctx, srv.Config())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sb.Close(ctx)
+	if err := sb.WriteFiles(ctx, []agentbox.File{{Path: "notes.txt", Data: []byte("written before the pause\n")}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := sb.Pause(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("paused:", srv.Stats().PausedNow)
+	_, err = sb.Run(ctx, agentbox.Command{Cmd: "cat notes.txt", Stdout: os.Stdout})
+	fmt.Println("resumed:", srv.Stats().Resumed, err)
+	// Output:
+	// paused: 1
+	// written before the pause
+	// resumed: 1 <nil>
+}

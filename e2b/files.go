@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -85,7 +86,7 @@ func multipartBody(files []agentbox.File) (io.Reader, string) {
 		// envd reads the path with mime.ParseMediaType, which takes a
 		// quoted value and, for one with control or non-ASCII characters,
 		// its RFC 2231 encoding (filename*=utf-8''...).
-		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": f.Path}))
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": homePath(f.Path)}))
 		h.Set("Content-Type", "application/octet-stream")
 		part, _ := w.CreatePart(h) // writes to a bytes.Buffer cannot fail
 		part.Write(f.Data)
@@ -103,7 +104,7 @@ func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	params := &envdapi.GetFilesParams{Path: &name}
+	params := &envdapi.GetFilesParams{Path: ptr(homePath(name))}
 	if s.cfg.User != "" {
 		params.Username = &s.cfg.User
 	}
@@ -116,8 +117,29 @@ func (s *Sandbox) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 		resp.Body.Close()
 		return nil, s.statusError(op, resp.StatusCode, data)
 	}
+	// Uncompressed, envd serves a device such as /dev/zero as an empty
+	// file (its size is 0): only its type tells it from one. (Compressed,
+	// it streams what the device gives.)
+	if resp.ContentLength == 0 {
+		if err := s.checkRegular(ctx, name); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+	}
 	return resp.Body, nil
 }
+
+// checkRegular returns an error when envd says name is not a regular file.
+func (s *Sandbox) checkRegular(ctx context.Context, name string) error {
+	st, err := s.fs.Stat(ctx, connect.NewRequest(&filesystem.StatRequest{Path: homePath(name)}))
+	if err == nil && st.Msg.GetEntry().GetType() != filesystem.FileType_FILE_TYPE_FILE {
+		return fmt.Errorf("e2b: %w", &fs.PathError{Op: "open", Path: name, Err: errNotRegular})
+	}
+	return nil
+}
+
+// errNotRegular is the error of opening what is not a regular file.
+var errNotRegular = errors.New("not a regular file")
 
 // List lists a directory with envd's ListDir, sorted by name.
 func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, error) {
@@ -128,7 +150,7 @@ func (s *Sandbox) List(ctx context.Context, dir string) ([]agentbox.FileInfo, er
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	resp, err := s.fs.ListDir(ctx, connect.NewRequest(&filesystem.ListDirRequest{Path: dir, Depth: 1}))
+	resp, err := s.fs.ListDir(ctx, connect.NewRequest(&filesystem.ListDirRequest{Path: homePath(dir), Depth: 1}))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("e2b: %s: %w", op, ctx.Err())
@@ -163,6 +185,21 @@ func (s *Sandbox) statusError(op string, status int, body []byte) error {
 		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
 	}
 	return statusError(op, status, body, envd, s.secrets()...)
+}
+
+// homePath is p as sent to envd, relative to the user's home directory
+// whatever the template: envd resolves a relative file path against the
+// home, but runs a command with no cwd in the template's workdir, and
+// versions differ on what a relative cwd means. "~" means the home to every
+// version, so a relative path is sent below it, and an empty one as "~".
+func homePath(p string) string {
+	switch {
+	case p == "":
+		return "~"
+	case p == "~" || strings.HasPrefix(p, "~/") || path.IsAbs(p):
+		return p
+	}
+	return "~/" + p
 }
 
 // maxPath is the longest path Linux takes (PATH_MAX, less its NUL): envd

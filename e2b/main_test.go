@@ -22,6 +22,10 @@ func TestMain(m *testing.M) {
 		testkit.Serve(port, servedText)
 		return
 	}
+	if os.Getenv(fakeEnv) != "" {
+		serveFakeEnvd()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -24,6 +24,9 @@ func (s *Sandbox) PreviewURL(ctx context.Context, port int) (string, error) {
 	if port <= 0 || port > 65535 || port == EnvdPort {
 		return "", fmt.Errorf("e2b: %s: not a port for a preview", op)
 	}
+	if err := s.wake(ctx); err != nil {
+		return "", s.pausedError(op, err)
+	}
 	url := "https://" + s.host(port)
 	if s.cfg.Debug {
 		url = "http://" + s.host(port)

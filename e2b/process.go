@@ -74,7 +74,8 @@ func (s *Sandbox) StartProcess(ctx context.Context, cmd agentbox.Command) (agent
 
 // follow reads a background process's events until it ends, re-attaching
 // to it (envd's Process.Connect) when the stream drops while the sandbox
-// lives. Output written while it was detached is lost.
+// lives. Output written while it was detached is lost; the end of a process
+// that ended meanwhile is replayed by envd, exit code included.
 func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev *events, out *output) (agentbox.Result, error) {
 	killed := agentbox.Result{ExitCode: -1}
 	for failures := 0; ; {
@@ -95,7 +96,10 @@ func (s *Sandbox) follow(ctx context.Context, p *bgProcess, ev *events, out *out
 		}
 		var ce *connect.Error
 		if errors.As(err, &ce) && ce.Code() == connect.CodeNotFound {
-			return killed, nil // it ended while detached; its exit code is lost
+			// It ended longer ago than envd keeps ended processes (30
+			// seconds; within them it replays the end, exit code included):
+			// its exit code is lost.
+			return killed, nil
 		}
 		if errors.Is(s.gone("follow process "+p.id, err), agentbox.ErrSandboxGone) {
 			return killed, nil

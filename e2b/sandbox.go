@@ -20,11 +20,11 @@ import (
 
 // A Sandbox is an E2B sandbox: a small cloud VM running envd. It implements
 // [agentbox.Sandbox], [agentbox.ProcessStarter], [agentbox.Previewer],
-// [agentbox.LifetimeSetter] and [agentbox.Resumable], and is safe for
-// concurrent use.
+// [agentbox.LifetimeSetter], [agentbox.Resumable] and [agentbox.Pauser],
+// and is safe for concurrent use.
 //
-// Relative paths resolve against the user's home directory, which is where
-// commands run in E2B's templates.
+// Relative paths resolve against the user's home directory, where commands
+// with no Dir run too.
 type Sandbox struct {
 	id         string
 	cfg        Config
@@ -33,6 +33,7 @@ type Sandbox struct {
 	traffic    string // traffic access token of its ports, when required
 	control    *control
 	httpClient *http.Client
+	closeIdle  func() // closes httpClient's idle connections when they are the sandbox's
 	files      *envdapi.Client
 	process    processconnect.ProcessClient
 	fs         filesystemconnect.FilesystemClient
@@ -43,9 +44,13 @@ type Sandbox struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // goroutines reading background processes
 
-	mu     sync.Mutex
-	closed bool
-	procs  map[string]*bgProcess
+	mu      sync.Mutex
+	closed  bool
+	procs   map[string]*bgProcess
+	asleep  chan struct{} // non-nil while the sandbox is known to be paused; closed as it resumes
+	wakeErr error         // why the last resume failed
+
+	wakeMu sync.Mutex // one pause or resume at a time
 
 	closeMu sync.Mutex
 	killed  bool // by Close; guarded by closeMu
@@ -139,13 +144,13 @@ func (s *Sandbox) Ref() agentbox.SandboxRef { return agentbox.SandboxRef{Kind: K
 // open makes the Sandbox of a created or connected sandbox.
 func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {
 	s := &Sandbox{
-		id:         info.SandboxID,
-		cfg:        cfg,
-		domain:     cfg.domain(),
-		control:    c,
-		httpClient: cfg.httpClient(),
-		procs:      make(map[string]*bgProcess),
+		id:      info.SandboxID,
+		cfg:     cfg,
+		domain:  cfg.domain(),
+		control: c,
+		procs:   make(map[string]*bgProcess),
 	}
+	s.httpClient, s.closeIdle = cfg.sandboxClient()
 	if info.Domain != nil && *info.Domain != "" {
 		s.domain = *info.Domain
 	}
@@ -161,15 +166,18 @@ func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	doer := &envdDoer{client: hc, header: s.envdHeader()}
+	doer := &envdDoer{client: hc, header: s.envdHeader(), sb: s}
 	files, err := envdapi.NewClient(base, envdapi.WithHTTPClient(doer))
 	if err != nil {
 		return nil, fmt.Errorf("e2b: envd client: %w", err)
 	}
 	s.files = files
-	limit := connect.WithReadMaxBytes(maxEnvdMessage)
-	s.process = processconnect.NewProcessClient(doer, base, connect.WithProtoJSON(), limit)
-	s.fs = filesystemconnect.NewFilesystemClient(doer, base, connect.WithProtoJSON(), limit)
+	// The binary codec carries output as it is, not base64 inside JSON; and
+	// envd would gzip every stream message, which costs more time than it
+	// saves bytes: output is mostly small messages, or already compressed.
+	opts := []connect.ClientOption{connect.WithReadMaxBytes(maxEnvdMessage), connect.WithAcceptCompression("gzip", nil, nil)}
+	s.process = processconnect.NewProcessClient(doer, base, opts...)
+	s.fs = filesystemconnect.NewFilesystemClient(doer, base, opts...)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -199,6 +207,13 @@ func (s *Sandbox) envdHeader() http.Header {
 	h.Set("User-Agent", userAgent)
 	h.Set("E2b-Sandbox-Id", s.id)
 	h.Set("E2b-Sandbox-Port", strconv.Itoa(EnvdPort))
+	if onLoopback(s.envdURL()) {
+		// Downloads uncompressed: on loopback, envd's gzip made a 1 MiB
+		// read several times slower. Across a network, Go's transport asks
+		// for gzip, which shrinks text several times for a few ms of envd's
+		// time per MiB.
+		h.Set("Accept-Encoding", "identity")
+	}
 	return h
 }
 
@@ -222,17 +237,21 @@ func (s *Sandbox) secrets() []string { return []string{s.token, s.traffic, s.cfg
 const userAgent = "agentbox-go"
 
 // An envdDoer sends requests to envd with the sandbox's headers; its client
-// adds the credentials.
+// adds the credentials. It resumes the sandbox when it is paused.
 type envdDoer struct {
 	client *http.Client
 	header http.Header
+	sb     *Sandbox
 }
 
 func (d *envdDoer) Do(req *http.Request) (*http.Response, error) {
 	for k, v := range d.header {
 		req.Header[k] = v
 	}
-	return d.client.Do(req)
+	if d.sb == nil {
+		return d.client.Do(req)
+	}
+	return d.sb.doAwake(d.client, req)
 }
 
 // ID is the sandbox's ID, for [Connect] and E2B's dashboard.
@@ -245,7 +264,7 @@ func (s *Sandbox) String() string { return "e2b sandbox " + s.id }
 func (s *Sandbox) GoString() string { return s.String() }
 
 // SetLifetime makes the sandbox live d from now (at most E2B's limit for the
-// account), instead of what was left.
+// account), instead of what was left. A paused sandbox is resumed first.
 func (s *Sandbox) SetLifetime(ctx context.Context, d time.Duration) error {
 	if err := s.check(); err != nil {
 		return err
@@ -253,7 +272,7 @@ func (s *Sandbox) SetLifetime(ctx context.Context, d time.Duration) error {
 	if s.control == nil {
 		return nil // debug mode: envd on this machine lives as long as it runs
 	}
-	return s.control.setLifetime(ctx, s.id, d)
+	return s.setLifetimeAwake(ctx, d)
 }
 
 // Close kills the sandbox and whatever runs in it. A sandbox that is
@@ -269,6 +288,7 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	if first {
+		defer s.closeIdle() // last: connections are reused up to the end
 		defer s.wg.Wait()
 		defer s.cancel() // in debug mode, what runs is killed as its stream ends
 	}
@@ -307,19 +327,26 @@ func (s *Sandbox) isClosed() bool {
 
 // gone checks, after a failed call to envd, whether the sandbox still
 // lives, as the official SDKs do: E2B's edge answers GET /health with 502
-// for a sandbox that is gone. It returns the error to report: err itself,
-// or one matching agentbox.ErrSandboxGone.
+// for a sandbox that is gone (and 409 for one that is paused). It returns
+// the error to report: err itself, or one matching agentbox.ErrSandboxGone
+// or ErrPaused.
 func (s *Sandbox) gone(op string, err error) error {
 	if s.isClosed() {
 		return fmt.Errorf("e2b: %s: %w", op, agentbox.ErrClosed)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if s.isPaused() {
+		return s.pausedError(op, err)
+	}
+	ctx, cancel := context.WithTimeout(withoutWaking(context.Background()), 5*time.Second)
 	defer cancel()
 	resp, herr := s.files.GetHealth(ctx)
 	if herr != nil {
 		return err
 	}
 	resp.Body.Close()
+	if s.isPaused() {
+		return s.pausedError(op, err) // the edge said so
+	}
 	if resp.StatusCode == http.StatusBadGateway {
 		return &Error{Op: op, Status: resp.StatusCode, Message: "the sandbox was killed or reached the end of its lifetime", kind: agentbox.ErrSandboxGone, err: err}
 	}

@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +28,10 @@ import (
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
+	"github.com/agentbox/agentbox/e2b/internal/envd/process"
 	"github.com/agentbox/agentbox/internal/testkit"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // newSandbox creates a sandbox on srv, killed when the test ends.
@@ -118,12 +123,15 @@ func TestWireProtocol(t *testing.T) {
 			if got := r.Header.Get("Keepalive-Ping-Interval"); got != "50" {
 				t.Errorf("Start has Keepalive-Ping-Interval %q, want 50", got)
 			}
-			if got := r.Header.Get("Content-Type"); got != "application/connect+json" {
-				t.Errorf("Start has Content-Type %q, want application/connect+json (the official SDKs' codec)", got)
+			if got := r.Header.Get("Content-Type"); got != "application/connect+proto" {
+				t.Errorf("Start has Content-Type %q, want application/connect+proto: output travels as it is, not base64 in JSON", got)
+			}
+			if got := r.Header.Get("Connect-Accept-Encoding"); got != "" {
+				t.Errorf("Start has Connect-Accept-Encoding %q, want none: envd would gzip every message", got)
 			}
 		case "/filesystem.Filesystem/ListDir":
-			if got := r.Header.Get("Content-Type"); got != "application/json" {
-				t.Errorf("ListDir has Content-Type %q, want application/json", got)
+			if got := r.Header.Get("Content-Type"); got != "application/proto" {
+				t.Errorf("ListDir has Content-Type %q, want application/proto", got)
 			}
 		}
 	}
@@ -142,14 +150,14 @@ func TestWireProtocol(t *testing.T) {
 	if want := []string{"-l", "-c", `echo "$GREETING from $(basename "$PWD")"`}; run.Cmd != "/bin/bash" || !slices.Equal(run.Args, want) {
 		t.Errorf("Run started %q %q, want /bin/bash %q", run.Cmd, run.Args, want)
 	}
-	if run.Cwd != "sub" || run.Env["GREETING"] != "hi" {
-		t.Errorf("Run started with cwd %q and env %v, want sub and GREETING=hi", run.Cwd, run.Env)
+	if run.Cwd != "~/sub" || run.Env["GREETING"] != "hi" {
+		t.Errorf("Run started with cwd %q and env %v, want ~/sub and GREETING=hi", run.Cwd, run.Env)
 	}
 	if ms, err := strconv.Atoi(run.Timeout); err != nil || ms <= 30_000 || ms > 35_000 {
 		t.Errorf("Run with Timeout 30s sent Connect-Timeout-Ms %q, want about 35000: the Timeout and a grace", run.Timeout)
 	}
-	if bg.Timeout != "" || bg.Cwd != "" {
-		t.Errorf("StartProcess sent Connect-Timeout-Ms %q and cwd %q, want neither: a background process has no time limit", bg.Timeout, bg.Cwd)
+	if bg.Timeout != "" || bg.Cwd != "~" {
+		t.Errorf("StartProcess sent Connect-Timeout-Ms %q and cwd %q, want none and ~: a background process has no time limit, and runs in the home, not the template's workdir", bg.Timeout, bg.Cwd)
 	}
 	if !strings.HasPrefix(run.Tag, "agentbox-") || run.Tag == bg.Tag {
 		t.Errorf("processes tagged %q and %q, want distinct agentbox- tags", run.Tag, bg.Tag)
@@ -184,8 +192,8 @@ func TestUser(t *testing.T) {
 	}
 }
 
-// TestExitCodes checks exit codes as envd sends them, in the JSON of the
-// end event: 0 is omitted, a killed process has -1 and exited false.
+// TestExitCodes checks exit codes as envd sends them in the end event (in
+// its JSON form: 0 is omitted, a killed process has -1 and exited false).
 func TestExitCodes(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	cfg := srv.Config()
@@ -198,9 +206,9 @@ func TestExitCodes(t *testing.T) {
 		end  string // the end event on the wire
 	}{
 		{"true", 0, `{"exited":true,"status":"exit status 0"}`},
-		{"exit 3", 3, `{"exitCode":3,"exited":true,"status":"exit status 3"}`},
-		{"exit 255", 255, `{"exitCode":255,"exited":true,"status":"exit status 255"}`},
-		{"kill -KILL $$", -1, `{"exitCode":-1,"status":"signal: killed"}`},
+		{"exit 3", 3, `{"exitCode":3,"exited":true,"status":"exit status 3","error":"exit status 3"}`},
+		{"exit 255", 255, `{"exitCode":255,"exited":true,"status":"exit status 255","error":"exit status 255"}`},
+		{"kill -KILL $$", -1, `{"exitCode":-1,"status":"signal: killed","error":"signal: killed"}`},
 	} {
 		wire.reset()
 		res, err := sb.Run(t.Context(), agentbox.Command{Cmd: tt.cmd})
@@ -211,11 +219,13 @@ func TestExitCodes(t *testing.T) {
 		json.Unmarshal([]byte(tt.end), &want)
 		msgs := messages(t, wire.String())
 		for _, m := range msgs {
-			var ev struct {
-				Event struct{ End any }
+			var resp process.StartResponse
+			if proto.Unmarshal([]byte(m), &resp) != nil {
+				continue
 			}
-			if json.Unmarshal([]byte(m), &ev) == nil && ev.Event.End != nil {
-				got = ev.Event.End
+			if end := resp.GetEvent().GetEnd(); end != nil {
+				js, _ := protojson.Marshal(end)
+				json.Unmarshal(js, &got)
 			}
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -226,7 +236,7 @@ func TestExitCodes(t *testing.T) {
 
 // messages decodes a Connect stream's envelopes (a flags byte, a 4-byte
 // big-endian length, the message, gzipped when flags has bit 0) into its
-// JSON messages.
+// messages; the last is the end of the stream, JSON.
 func messages(t *testing.T, stream string) []string {
 	t.Helper()
 	var out []string
@@ -435,18 +445,40 @@ func TestHugeOutputStreams(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
 	sb := newSandbox(t, srv.Config())
 	const size = 16 << 20
-	var before, after runtime.MemStats
 	runtime.GC()
-	runtime.ReadMemStats(&before)
+	before := liveHeap()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var sampling sync.WaitGroup
+	sampling.Go(func() { // the live heap as each collection found it: garbage is not held
+		for {
+			if h := liveHeap(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
 	var n countWriter
 	res, err := sb.Run(t.Context(), agentbox.Command{Cmd: fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", size), Stdout: &n})
-	runtime.ReadMemStats(&after)
+	close(done)
+	sampling.Wait()
 	if err != nil || res.ExitCode != 0 || n.n != size || n.bad {
 		t.Fatalf("Run writing %d bytes = %+v, %v; got %d bytes (all x: %t)", size, res, err, n.n, !n.bad)
 	}
-	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 8<<20 {
-		t.Errorf("the heap grew by %d MB while streaming 16 MB", grown>>20)
+	if grown := int64(peak.Load()) - int64(before); grown > 8<<20 {
+		t.Errorf("the live heap grew by %d MB while streaming 16 MB", grown>>20)
 	}
+}
+
+// liveHeap is the heap that the last garbage collection found in use.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // A countWriter counts the bytes written to it and checks they are all 'x'.

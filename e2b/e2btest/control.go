@@ -2,8 +2,14 @@ package e2btest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -66,25 +72,28 @@ func (c *controlPlane) PostSandboxes(w http.ResponseWriter, r *http.Request) {
 	if body.Secure != nil && *body.Secure {
 		token = "ea_" + newID()
 	}
-	sb, err := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, lifetime, true)
+	sb, err := s.add(newID(), body.TemplateID, deref(body.Metadata), deref(body.EnvVars), token, 0, true)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	sb.configure(body.AutoPause != nil && *body.AutoPause, body.AllowInternetAccess)
+	sb.setLifetime(lifetime)
 	writeJSON(w, http.StatusCreated, sb.info())
 }
 
 func (c *controlPlane) GetSandboxesSandboxID(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
-	sb := c.s.sandbox(id)
+	sb := c.found(w, id)
 	if sb == nil {
-		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" doesn't exist or you don't have access to it")
 		return
 	}
 	l := sb.listed()
+	_, internet := sb.settings()
 	writeJSON(w, http.StatusOK, api.SandboxDetail{
 		SandboxID: l.SandboxID, TemplateID: l.TemplateID, ClientID: l.ClientID, EnvdVersion: l.EnvdVersion,
 		StartedAt: l.StartedAt, EndAt: l.EndAt, State: l.State, Metadata: l.Metadata,
 		CpuCount: l.CpuCount, MemoryMB: l.MemoryMB, DiskSizeMB: l.DiskSizeMB, EnvdAccessToken: sb.info().EnvdAccessToken,
+		AllowInternetAccess: internet, Lifecycle: sb.lifecycle(),
 	})
 }
 
@@ -108,28 +117,157 @@ func (c *controlPlane) DeleteSandboxesSandboxID(w http.ResponseWriter, r *http.R
 
 func (c *controlPlane) PostSandboxesSandboxIDConnect(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
 	var body api.ConnectSandbox
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body")
+	if !decodeBody(w, r, &body, false) {
 		return
 	}
-	sb := c.s.sandbox(id)
+	sb := c.found(w, id)
 	if sb == nil {
-		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" doesn't exist or you don't have access to it")
 		return
 	}
-	sb.extendLifetime(time.Duration(body.Timeout) * time.Second) // connect only extends
+	d := time.Duration(body.Timeout) * time.Second
+	if sb.resume(d) {
+		writeJSON(w, http.StatusCreated, sb.info())
+		return
+	}
+	sb.extendLifetime(d) // connect only extends
 	writeJSON(w, http.StatusOK, sb.info())
+}
+
+// PostSandboxesSandboxIDResume is the deprecated resume: 201 when the
+// sandbox was paused, 409 when it runs.
+func (c *controlPlane) PostSandboxesSandboxIDResume(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	var body api.ResumedSandbox
+	if !decodeBody(w, r, &body, true) {
+		return
+	}
+	sb := c.found(w, id)
+	if sb == nil {
+		return
+	}
+	d := defaultLifetime
+	if body.Timeout != nil {
+		d = time.Duration(*body.Timeout) * time.Second
+	}
+	if !sb.resume(d) {
+		writeError(w, http.StatusConflict, "sandbox \""+id+"\" is already running")
+		return
+	}
+	writeJSON(w, http.StatusCreated, sb.info())
+}
+
+// PostSandboxesSandboxIDPause pauses a running sandbox: 204, or 409 when
+// it is paused already.
+func (c *controlPlane) PostSandboxesSandboxIDPause(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	var body api.SandboxPauseRequest // optional; the fake keeps memory in any case
+	if !decodeBody(w, r, &body, true) {
+		return
+	}
+	sb := c.found(w, id)
+	if sb == nil {
+		return
+	}
+	if !sb.pause() {
+		writeError(w, http.StatusConflict, "sandbox \""+id+"\" is already paused")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// PostSandboxesSandboxIDFork makes count sandboxes from one snapshot of a
+// running sandbox, which goes on as it was. Each fork gets the files the
+// sandbox has now, its template, metadata, environment and settings, and
+// an access token of its own when it is secure; its processes are not
+// copied. A fork fails, on its own, with the status of the next failure
+// FailCreates queued.
+func (c *controlPlane) PostSandboxesSandboxIDFork(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
+	var body api.SandboxForkRequest
+	if !decodeBody(w, r, &body, true) {
+		return
+	}
+	count := 1
+	if body.Count != nil {
+		count = int(*body.Count)
+	}
+	if count < 1 || count > 100 {
+		writeError(w, http.StatusBadRequest, "count must be between 1 and 100")
+		return
+	}
+	lifetime := defaultLifetime
+	if body.Timeout != nil {
+		lifetime = time.Duration(*body.Timeout) * time.Second
+	}
+	s := c.s
+	src := c.found(w, id)
+	if src == nil {
+		return
+	}
+	if src.isPaused() {
+		writeError(w, http.StatusConflict, "sandbox \""+id+"\" is paused")
+		return
+	}
+	snap, err := s.snapshot(id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	defer os.RemoveAll(snap)
+	autoPause, internet := src.settings()
+	results := make([]api.SandboxForkResult, count)
+	for i := range results {
+		s.mu.Lock()
+		var fail int
+		if len(s.failures) > 0 {
+			fail, s.failures = s.failures[0], s.failures[1:]
+		}
+		s.mu.Unlock()
+		if fail != 0 {
+			results[i].Error = &api.Error{Code: int32(fail), Message: http.StatusText(fail)}
+			continue
+		}
+		fork, err := s.fork(src, snap, lifetime, autoPause, internet)
+		if err != nil {
+			results[i].Error = &api.Error{Code: http.StatusInternalServerError, Message: err.Error()}
+			continue
+		}
+		info := fork.info()
+		results[i].Sandbox = &info
+	}
+	writeJSON(w, http.StatusCreated, results)
+}
+
+// fork makes a sandbox like src with the files of the snapshot snap.
+func (s *Server) fork(src *sandbox, snap string, lifetime time.Duration, autoPause bool, internet *bool) (*sandbox, error) {
+	id := newID()
+	if err := copyTree(snap, filepath.Join(s.root, id)); err != nil {
+		return nil, fmt.Errorf("copying the snapshot: %w", err)
+	}
+	var token string
+	if src.token != "" {
+		token = "ea_" + newID()
+	}
+	sb, err := s.add(id, src.template, maps.Clone(src.metadata), maps.Clone(src.env), token, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	sb.configure(autoPause, internet)
+	sb.setLifetime(lifetime)
+	s.count(func(st *Stats) { st.Forked++ })
+	return sb, nil
 }
 
 func (c *controlPlane) PostSandboxesSandboxIDTimeout(w http.ResponseWriter, r *http.Request, id api.SandboxID) {
 	var body api.SandboxTimeoutRequest
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body")
+	if !decodeBody(w, r, &body, false) {
 		return
 	}
 	sb := c.s.sandbox(id)
 	if sb == nil {
 		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" not found")
+		return
+	}
+	if sb.isPaused() {
+		// As E2B, whose lifetimes are those of running sandboxes only.
+		writeError(w, http.StatusNotFound, "Sandbox not found")
 		return
 	}
 	sb.setLifetime(time.Duration(body.Timeout) * time.Second)
@@ -151,7 +289,11 @@ func (c *controlPlane) GetV2Sandboxes(w http.ResponseWriter, r *http.Request, pa
 		if sb == nil || !sb.matches(want) {
 			continue
 		}
-		all = append(all, sb.listed())
+		l := sb.listed()
+		if params.State != nil && !slices.Contains(*params.State, l.State) {
+			continue
+		}
+		all = append(all, l)
 	}
 	start := 0
 	if params.NextToken != nil {
@@ -198,9 +340,6 @@ func (c *controlPlane) GetSandboxes(w http.ResponseWriter, r *http.Request, _ ap
 func (c *controlPlane) GetSandboxesMetrics(w http.ResponseWriter, r *http.Request, _ api.GetSandboxesMetricsParams) {
 	notImplemented(w)
 }
-func (c *controlPlane) PostSandboxesSandboxIDFork(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
-	notImplemented(w)
-}
 func (c *controlPlane) GetSandboxesSandboxIDLogs(w http.ResponseWriter, r *http.Request, _ api.SandboxID, _ api.GetSandboxesSandboxIDLogsParams) {
 	notImplemented(w)
 }
@@ -210,13 +349,7 @@ func (c *controlPlane) GetSandboxesSandboxIDMetrics(w http.ResponseWriter, r *ht
 func (c *controlPlane) PutSandboxesSandboxIDNetwork(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
 	notImplemented(w)
 }
-func (c *controlPlane) PostSandboxesSandboxIDPause(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
-	notImplemented(w)
-}
 func (c *controlPlane) PostSandboxesSandboxIDRefreshes(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
-	notImplemented(w)
-}
-func (c *controlPlane) PostSandboxesSandboxIDResume(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
 	notImplemented(w)
 }
 func (c *controlPlane) PostSandboxesSandboxIDSnapshots(w http.ResponseWriter, r *http.Request, _ api.SandboxID) {
@@ -224,4 +357,24 @@ func (c *controlPlane) PostSandboxesSandboxIDSnapshots(w http.ResponseWriter, r 
 }
 func (c *controlPlane) GetV2SandboxesSandboxIDLogs(w http.ResponseWriter, r *http.Request, _ api.SandboxID, _ api.GetV2SandboxesSandboxIDLogsParams) {
 	notImplemented(w)
+}
+
+// found returns sandbox id, or answers 404 as E2B does and returns nil.
+func (c *controlPlane) found(w http.ResponseWriter, id string) *sandbox {
+	sb := c.s.sandbox(id)
+	if sb == nil {
+		writeError(w, http.StatusNotFound, "sandbox \""+id+"\" doesn't exist or you don't have access to it")
+	}
+	return sb
+}
+
+// decodeBody decodes the JSON body of r into v, an empty body too when it
+// is optional; otherwise it answers 400 and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+	err := json.NewDecoder(r.Body).Decode(v)
+	if err != nil && !(optional && errors.Is(err, io.EOF)) {
+		writeError(w, http.StatusBadRequest, "invalid request body")
+		return false
+	}
+	return true
 }

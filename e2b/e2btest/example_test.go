@@ -35,5 +35,5 @@ func Example() {
 	// true
 	// true
 	// true
-	// {Created:3 Killed:3 Expired:0 Died:0 Alive:0}
+	// {Created:3 Forked:0 Killed:3 Expired:0 Died:0 Paused:0 Resumed:0 Alive:0 PausedNow:0}
 }

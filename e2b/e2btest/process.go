@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,9 +21,11 @@ import (
 	"github.com/agentbox/agentbox/e2b/internal/envd/process/processconnect"
 )
 
-// processService is envd's Process service. As envd does, it kills a
-// process when the request's Connect-Timeout-Ms passes but not when the
-// client goes away, and signals only the process itself.
+// processService is envd's Process service. As envd does, it runs every
+// command through a /bin/sh wrapper (see wrapper), kills a process when the
+// request's Connect-Timeout-Ms passes but not when the client goes away,
+// signals only the process itself, and keeps the end of a process that
+// ended for a while, for late re-attaches.
 type processService struct {
 	s *Server
 	processconnect.UnimplementedProcessHandler
@@ -30,52 +34,100 @@ type processService struct {
 // envdKeepalive is envd's keep-alive interval when the client asks none.
 const envdKeepalive = 90 * time.Second
 
+// endedRetention is how long envd keeps the end of a process that ended,
+// replaying it to a Process.Connect: 30 seconds (tests shorten it).
+var endedRetention atomic.Int64
+
+func init() { endedRetention.Store(int64(30 * time.Second)) }
+
+// wrapperScript is envd's wrapper of every command, run as
+// /bin/sh -c SCRIPT -- CMD ARGS...: it makes the process the first the OOM
+// killer takes, and resets its I/O priority and niceness, with ionice and
+// nice where the system has them (envd's own are raised), then execs the
+// command, which keeps the shell's pid.
+var wrapperScript = sync.OnceValue(func() string {
+	prefix := ""
+	if p, err := exec.LookPath("ionice"); err == nil && exec.Command(p, "-c", "2", "-n", "4", "true").Run() == nil {
+		prefix += p + " -c 2 -n 4 "
+	}
+	if p, err := exec.LookPath("nice"); err == nil {
+		nice := 0
+		if prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil {
+			nice = 20 - prio // Linux's getpriority answers 20 - nice
+		}
+		prefix += p + " -n " + strconv.Itoa(-nice) + " "
+	}
+	return `echo 100 > /proc/$$/oom_score_adj && exec ` + prefix + `"${@}"`
+})
+
 func (ps *processService) Start(ctx context.Context, req *connect.Request[process.StartRequest], stream *connect.ServerStream[process.StartResponse]) error {
 	sb := sandboxOf(ctx)
 	drop := sb.dropped() // the stream is open from the request on
-	cfg := req.Msg.GetProcess()
-	if cfg.GetCmd() == "" {
-		return connect.NewError(connect.CodeInvalidArgument, errors.New("process cmd is required"))
-	}
-	cwd := sb.resolve(cfg.GetCwd())
-	if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
-		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("cwd '%s' does not exist", cwd))
+	u, err := sb.authUser(ctx)
+	if err != nil {
+		return err
 	}
 	procCtx, cancel := context.Background(), context.CancelFunc(func() {})
-	if ms, err := strconv.ParseInt(req.Header().Get("Connect-Timeout-Ms"), 10, 64); err == nil && ms > 0 {
-		procCtx, cancel = context.WithTimeout(procCtx, time.Duration(ms)*time.Millisecond)
+	if h := req.Header().Get("Connect-Timeout-Ms"); h != "" {
+		ms, err := strconv.Atoi(h)
+		if err != nil {
+			return connect.NewError(connect.CodeInvalidArgument, err)
+		}
+		if ms > 0 { // none or less is no limit
+			procCtx, cancel = context.WithTimeout(procCtx, time.Duration(ms)*time.Millisecond)
+		}
 	}
-	cmd := exec.CommandContext(procCtx, cfg.GetCmd(), cfg.GetArgs()...)
+	cfg := req.Msg.GetProcess()
+	cwd, err := sb.resolve(u, cfg.GetCwd())
+	if err != nil {
+		cancel()
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if _, err := os.Stat(cwd); errors.Is(err, fs.ErrNotExist) {
+		cancel()
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("cwd '%s' does not exist", cwd))
+	}
+	cmd := exec.CommandContext(procCtx, "/bin/sh", append([]string{"-c", wrapperScript(), "--", cfg.GetCmd()}, cfg.GetArgs()...)...)
 	cmd.Dir = cwd
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + sb.home, "USER=user", "LOGNAME=user", "E2B_SANDBOX=true", "E2B_SANDBOX_ID=" + sb.id}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "E2B_SANDBOX=true", "E2B_SANDBOX_ID=" + sb.id}
 	for k, v := range sb.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	for k, v := range cfg.GetEnvs() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that the sandbox's death kills all
 	stdout, err1 := cmd.StdoutPipe()
 	stderr, err2 := cmd.StderrPipe()
 	if err := errors.Join(err1, err2); err != nil {
 		cancel()
 		return connect.NewError(connect.CodeInternal, err)
 	}
+	var stdin io.WriteCloser
+	if req.Msg.Stdin == nil || req.Msg.GetStdin() { // otherwise /dev/null
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			cancel()
+			return connect.NewError(connect.CodeInternal, err)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		cancel()
-		return connect.NewError(connect.CodeInternal, fmt.Errorf("error starting process: %w", err))
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("error starting process '%s': %w", cfg.GetCmd(), err))
 	}
 	ps.s.recordCommand(sb.id, req.Msg.GetTag(), cfg, req.Header())
-	p := &proc{pid: uint32(cmd.Process.Pid), tag: req.Msg.GetTag(), config: cfg, done: make(chan struct{}), subs: make(map[*subscriber]bool)}
+	p := &proc{
+		pid: uint32(cmd.Process.Pid), tag: req.Msg.GetTag(), config: cfg, cmd: cmd, stdin: stdin,
+		done: make(chan struct{}), outDone: make(chan struct{}), subs: make(map[*subscriber]bool),
+	}
 	sub := p.subscribe(ctx)
 	defer p.unsubscribe(sub)
 	if !sb.register(p) {
-		syscall.Kill(-int(p.pid), syscall.SIGKILL)
+		cmd.Process.Kill()
 		cmd.Wait()
 		cancel()
 		panic(http.ErrAbortHandler) // the sandbox died
 	}
-	go p.run(sb, cmd, stdout, stderr, cancel)
+	go p.run(sb, stdout, stderr, procCtx, cancel)
 	send := func(ev *process.ProcessEvent) error { return stream.Send(&process.StartResponse{Event: ev}) }
 	if err := send(startEvent(p.pid)); err != nil {
 		return err
@@ -86,13 +138,20 @@ func (ps *processService) Start(ctx context.Context, req *connect.Request[proces
 func (ps *processService) Connect(ctx context.Context, req *connect.Request[process.ConnectRequest], stream *connect.ServerStream[process.ConnectResponse]) error {
 	sb := sandboxOf(ctx)
 	drop := sb.dropped()
+	send := func(ev *process.ProcessEvent) error { return stream.Send(&process.ConnectResponse{Event: ev}) }
 	p, err := sb.find(req.Msg.GetProcess())
 	if err != nil {
+		// It may have ended a moment ago: envd replays its start and end.
+		if pid, end := sb.findEnded(req.Msg.GetProcess()); end != nil {
+			if err := send(startEvent(pid)); err != nil {
+				return err
+			}
+			return send(&process.ProcessEvent{Event: &process.ProcessEvent_End{End: end}})
+		}
 		return err
 	}
 	sub := p.subscribe(ctx)
 	defer p.unsubscribe(sub)
-	send := func(ev *process.ProcessEvent) error { return stream.Send(&process.ConnectResponse{Event: ev}) }
 	if err := send(startEvent(p.pid)); err != nil {
 		return err
 	}
@@ -102,9 +161,17 @@ func (ps *processService) Connect(ctx context.Context, req *connect.Request[proc
 // stream sends a subscriber's events, and keep-alive events when there are
 // none, until the process ends, the client goes, the sandbox dies or drop
 // is closed (the connections dropped since the stream was asked for).
+//
+// A Keepalive-Ping-Interval of 0 or less crashes envd 0.6.13 (its ticker
+// panics) right after the start event: the fake drops every open stream of
+// the sandbox then, as the crash does.
 func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscriber, send func(*process.ProcessEvent) error, h http.Header, drop <-chan struct{}) error {
 	every := envdKeepalive
-	if secs, err := strconv.Atoi(h.Get("Keepalive-Ping-Interval")); err == nil && secs > 0 {
+	if secs, err := strconv.Atoi(h.Get("Keepalive-Ping-Interval")); err == nil {
+		if secs <= 0 {
+			sb.dropStreams()
+			panic(http.ErrAbortHandler)
+		}
 		every = time.Duration(secs) * time.Second
 	}
 	if ps.s.opts.Keepalive > 0 {
@@ -134,7 +201,9 @@ func (ps *processService) stream(ctx context.Context, sb *sandbox, sub *subscrib
 		if err := send(ev); err != nil {
 			return err
 		}
-		tick.Reset(every)
+		if ev.GetData() != nil {
+			tick.Reset(every)
+		}
 	}
 }
 
@@ -142,7 +211,7 @@ func (ps *processService) List(ctx context.Context, req *connect.Request[process
 	sb := sandboxOf(ctx)
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	resp := &process.ListResponse{}
+	resp := &process.ListResponse{Processes: []*process.ProcessInfo{}}
 	for _, p := range sb.procs {
 		info := &process.ProcessInfo{Config: p.config, Pid: p.pid}
 		if p.tag != "" {
@@ -154,6 +223,10 @@ func (ps *processService) List(ctx context.Context, req *connect.Request[process
 }
 
 func (ps *processService) SendSignal(ctx context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
+	p, err := sandboxOf(ctx).find(req.Msg.GetProcess())
+	if err != nil {
+		return nil, err
+	}
 	var sig syscall.Signal
 	switch req.Msg.GetSignal() {
 	case process.Signal_SIGNAL_SIGKILL:
@@ -163,43 +236,152 @@ func (ps *processService) SendSignal(ctx context.Context, req *connect.Request[p
 	default:
 		return nil, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("invalid signal: %s", req.Msg.GetSignal()))
 	}
-	p, err := sandboxOf(ctx).find(req.Msg.GetProcess())
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Kill(int(p.pid), sig); err != nil {
+	p.stopWaitingForOutput() // as envd does for both: the end comes without waiting for what holds the output open
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("error sending signal: %w", err))
 	}
 	return connect.NewResponse(&process.SendSignalResponse{}), nil
 }
 
-// register adds a running process; false when the sandbox is dead.
+func (ps *processService) SendInput(ctx context.Context, req *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error) {
+	p, err := sandboxOf(ctx).find(req.Msg.GetProcess())
+	if err != nil {
+		return nil, err
+	}
+	switch in := req.Msg.GetInput().GetInput().(type) {
+	case *process.ProcessInput_Stdin:
+		if err := p.writeStdin(in.Stdin); err != nil {
+			return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("error writing to stdin: %w", err))
+		}
+	case *process.ProcessInput_Pty:
+		return nil, connect.NewError(connect.CodeInternal, errors.New("error writing to tty: tty not assigned to process — input should be written to the stdin, not the tty"))
+	default:
+		return nil, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("invalid input type %T", in))
+	}
+	return connect.NewResponse(&process.SendInputResponse{}), nil
+}
+
+func (ps *processService) CloseStdin(ctx context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+	p, err := sandboxOf(ctx).find(req.Msg.GetProcess())
+	if err != nil {
+		return nil, err
+	}
+	if err := p.closeStdin(); err != nil {
+		return nil, connect.NewError(connect.CodeUnknown, fmt.Errorf("error closing stdin: %w", err))
+	}
+	return connect.NewResponse(&process.CloseStdinResponse{}), nil
+}
+
+// writeStdin writes to the process's stdin.
+func (p *proc) writeStdin(b []byte) error {
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	if p.stdin == nil {
+		return errors.New("stdin not enabled or closed")
+	}
+	if _, err := p.stdin.Write(b); err != nil {
+		return fmt.Errorf("error writing to stdin of process '%d': %w", p.pid, err)
+	}
+	return nil
+}
+
+// closeStdin closes the process's stdin, if it has one open.
+func (p *proc) closeStdin() error {
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	if p.stdin == nil {
+		return nil
+	}
+	err := p.stdin.Close()
+	p.stdin = nil
+	return err
+}
+
+// register adds a running process, forgetting the end of an earlier one
+// with its pid or tag; false when the sandbox is dead.
 func (sb *sandbox) register(p *proc) bool {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if sb.ctx.Err() != nil {
 		return false
 	}
+	delete(sb.ended, p.pid)
+	for pid, e := range sb.ended {
+		if p.tag != "" && e.tag == p.tag {
+			delete(sb.ended, pid)
+		}
+	}
 	sb.procs[p.pid] = p
 	return true
+}
+
+// retire moves a process that ended from the running ones to the ended
+// ones, kept for endedRetention.
+func (sb *sandbox) retire(p *proc, end *process.ProcessEvent_EndEvent) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.procs[p.pid] != p {
+		return
+	}
+	delete(sb.procs, p.pid)
+	if sb.ended == nil {
+		sb.ended = make(map[uint32]endedProc)
+	}
+	sb.ended[p.pid] = endedProc{tag: p.tag, end: end, until: time.Now().Add(time.Duration(endedRetention.Load()))}
+}
+
+// An endedProc is the end of a process, kept for late re-attaches.
+type endedProc struct {
+	tag   string
+	end   *process.ProcessEvent_EndEvent
+	until time.Time
 }
 
 // find finds a running process by pid or tag.
 func (sb *sandbox) find(sel *process.ProcessSelector) (*proc, error) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	if tag, ok := sel.GetSelector().(*process.ProcessSelector_Tag); ok {
+	switch s := sel.GetSelector().(type) {
+	case *process.ProcessSelector_Tag:
 		for _, p := range sb.procs {
-			if p.tag == tag.Tag {
+			if p.tag == s.Tag {
 				return p, nil
 			}
 		}
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with tag %s not found", tag.Tag))
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with tag %s not found", s.Tag))
+	case *process.ProcessSelector_Pid:
+		if p := sb.procs[s.Pid]; p != nil {
+			return p, nil
+		}
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with pid %d not found", s.Pid))
 	}
-	if p := sb.procs[sel.GetPid()]; p != nil {
-		return p, nil
+	return nil, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("invalid input type %T", sel))
+}
+
+// findEnded finds the end of a process that ended less than endedRetention
+// ago, by pid or tag; nil when there is none.
+func (sb *sandbox) findEnded(sel *process.ProcessSelector) (uint32, *process.ProcessEvent_EndEvent) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	now := time.Now()
+	for pid, e := range sb.ended {
+		if now.After(e.until) {
+			delete(sb.ended, pid)
+		}
 	}
-	return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("process with pid %d not found", sel.GetPid()))
+	switch s := sel.GetSelector().(type) {
+	case *process.ProcessSelector_Pid:
+		if e, ok := sb.ended[s.Pid]; ok {
+			return s.Pid, e.end
+		}
+	case *process.ProcessSelector_Tag:
+		for pid, e := range sb.ended {
+			if e.tag != "" && e.tag == s.Tag {
+				return pid, e.end
+			}
+		}
+	}
+	return 0, nil
 }
 
 // A proc is a process running in a sandbox, whose events go to the streams
@@ -208,10 +390,18 @@ type proc struct {
 	pid    uint32
 	tag    string
 	config *process.ProcessConfig
-	done   chan struct{}
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when it has ended
+
+	stdinMu sync.Mutex
+	stdin   io.WriteCloser // nil when it has none, or it was closed
+
+	outOnce sync.Once
+	outDone chan struct{} // closed when its end need not wait for its output to close
 
 	mu    sync.Mutex
 	ended bool
+	end   *process.ProcessEvent
 	subs  map[*subscriber]bool
 }
 
@@ -222,12 +412,15 @@ type subscriber struct {
 	cancel context.CancelFunc
 }
 
+// subscribe subscribes to the process's events from now on; to its end
+// alone when it has ended.
 func (p *proc) subscribe(ctx context.Context) *subscriber {
 	sub := &subscriber{ch: make(chan *process.ProcessEvent, 16)}
 	sub.ctx, sub.cancel = context.WithCancel(ctx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ended {
+		sub.ch <- p.end
 		close(sub.ch)
 	} else {
 		p.subs[sub] = true
@@ -259,31 +452,44 @@ func (p *proc) broadcast(ev *process.ProcessEvent) {
 	}
 }
 
-// run streams the process's output and its end.
-func (p *proc) run(sb *sandbox, cmd *exec.Cmd, stdout, stderr io.Reader, cancel context.CancelFunc) {
+// stopWaitingForOutput lets the process's end be reported as soon as it
+// exits, though something it started still holds its output open.
+func (p *proc) stopWaitingForOutput() {
+	p.outOnce.Do(func() { close(p.outDone) })
+}
+
+// run streams the process's output and its end. As envd, it waits for the
+// output to close before it reaps the process, unless the process's
+// timeout passed or it was signalled; then what remains unread is lost.
+func (p *proc) run(sb *sandbox, stdout, stderr io.Reader, procCtx context.Context, cancel context.CancelFunc) {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.pump(stdout, false) })
 	wg.Go(func() { p.pump(stderr, true) })
-	wg.Wait()
-	err := cmd.Wait()
+	pumped := make(chan struct{})
+	go func() { wg.Wait(); close(pumped) }()
+	select {
+	case <-pumped:
+	case <-procCtx.Done():
+	case <-p.outDone:
+	}
+	err := p.cmd.Wait() // closes the output, ending the pumps
+	<-pumped
 	end := &process.ProcessEvent_EndEvent{}
-	if st := cmd.ProcessState; st != nil {
+	if st := p.cmd.ProcessState; st != nil {
 		end.ExitCode = int32(st.ExitCode())
 		end.Exited = st.Exited()
 		end.Status = st.String()
 	}
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		msg := err.Error()
+	if err != nil {
+		msg := err.Error() // "exit status 7", "signal: terminated"
 		end.Error = &msg
 	}
-	sb.mu.Lock()
-	delete(sb.procs, p.pid)
-	sb.mu.Unlock()
-	p.broadcast(&process.ProcessEvent{Event: &process.ProcessEvent_End{End: end}})
+	ev := &process.ProcessEvent{Event: &process.ProcessEvent_End{End: end}}
+	sb.retire(p, end)
+	p.broadcast(ev)
 	p.mu.Lock()
-	p.ended = true
+	p.ended, p.end = true, ev
 	for sub := range p.subs {
 		close(sub.ch)
 	}

@@ -9,10 +9,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/agentbox/agentbox/e2b/internal/api"
@@ -28,16 +26,21 @@ type sandbox struct {
 	env      map[string]string
 	token    string // envd access token; empty when not secure
 	home     string
+	workdir  string // where a command with no cwd runs
 	started  time.Time
 
 	ctx  context.Context // done when the sandbox dies
 	stop context.CancelFunc
 
-	mu    sync.Mutex
-	drop  chan struct{} // closed to drop the open process streams
-	endAt time.Time
-	timer *time.Timer
-	procs map[uint32]*proc
+	mu        sync.Mutex
+	drop      chan struct{} // closed to drop the open process streams
+	endAt     time.Time
+	timer     *time.Timer
+	procs     map[uint32]*proc
+	ended     map[uint32]endedProc // processes that ended, for late re-attaches
+	paused    bool
+	autoPause bool  // pauses instead of dying when its lifetime ends
+	internet  *bool // allow_internet_access, as asked for
 }
 
 // sandboxKey is the context key of the sandbox a request is for.
@@ -49,13 +52,15 @@ func sandboxOf(ctx context.Context) *sandbox {
 }
 
 func newSandbox(s *Server, id, template string, metadata, env map[string]string, token string) (*sandbox, error) {
-	home := s.Home(id)
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		return nil, fmt.Errorf("making the home of sandbox %s: %w", id, err)
+	home, workdir := s.Home(id), s.Workdir(id)
+	for _, dir := range []string{home, workdir, s.rootHome(id)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("making the folders of sandbox %s: %w", id, err)
+		}
 	}
 	sb := &sandbox{
 		srv: s, id: id, template: template, metadata: metadata, env: env, token: token,
-		home: home, started: time.Now(), procs: make(map[uint32]*proc), drop: make(chan struct{}),
+		home: home, workdir: workdir, started: time.Now(), procs: make(map[uint32]*proc), drop: make(chan struct{}),
 	}
 	sb.ctx, sb.stop = context.WithCancel(context.Background())
 	return sb, nil
@@ -77,7 +82,7 @@ func (sb *sandbox) listed() api.ListedSandbox {
 	sb.mu.Unlock()
 	l := api.ListedSandbox{
 		SandboxID: sb.id, TemplateID: sb.template, ClientID: "6532622b", EnvdVersion: EnvdVersion,
-		StartedAt: sb.started, EndAt: endAt, State: api.Running, CpuCount: 2, MemoryMB: 512, DiskSizeMB: 512,
+		StartedAt: sb.started, EndAt: endAt, State: sb.state(), CpuCount: 2, MemoryMB: 512, DiskSizeMB: 512,
 	}
 	if len(sb.metadata) > 0 {
 		m := api.SandboxMetadata(sb.metadata)
@@ -104,7 +109,7 @@ func (sb *sandbox) setLifetime(d time.Duration) {
 	if sb.timer != nil {
 		sb.timer.Stop()
 	}
-	sb.timer = time.AfterFunc(d, func() { sb.srv.end(sb.id, func(st *Stats) { st.Expired++ }) })
+	sb.timer = time.AfterFunc(d, sb.expire)
 }
 
 // extendLifetime makes the sandbox live at least d from now.
@@ -144,10 +149,9 @@ func (sb *sandbox) kill() {
 	}
 	sb.mu.Unlock()
 	sb.stop()
+	sb.killAll() // the VM is gone: all of it
 	for _, p := range procs {
-		syscall.Kill(-int(p.pid), syscall.SIGKILL) // the VM is gone: all of it
-	}
-	for _, p := range procs {
+		p.stopWaitingForOutput()
 		<-p.done
 	}
 }
@@ -168,18 +172,4 @@ func (sb *sandbox) proxy(w http.ResponseWriter, r *http.Request, port int) {
 	r.Header.Del("E2b-Sandbox-Id")
 	r.Header.Del("E2b-Sandbox-Port")
 	rp.ServeHTTP(w, r)
-}
-
-// resolve resolves a path as envd does: empty is the home directory, "~"
-// expands to it, and relative paths are relative to it.
-func (sb *sandbox) resolve(p string) string {
-	switch {
-	case p == "" || p == "~":
-		return sb.home
-	case len(p) > 1 && p[:2] == "~/":
-		return filepath.Join(sb.home, p[2:])
-	case filepath.IsAbs(p):
-		return filepath.Clean(p)
-	}
-	return filepath.Join(sb.home, p)
 }

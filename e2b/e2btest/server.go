@@ -4,8 +4,18 @@
 // loopback HTTPS server that routes by host name as E2B's edge does.
 //
 // Commands run for real, on this machine, in a temporary home folder per
-// sandbox: relative paths resolve there, absolute paths are this machine's. Tests can slow down or fail sandbox creation, kill a sandbox in
-// the middle of a command, and read counters that prove no sandbox leaked.
+// sandbox: relative paths resolve there, absolute paths are this machine's.
+// envd's ways are reproduced as measured on envd 0.6.13: commands run
+// through its /bin/sh wrapper, in its process group, with its environment;
+// ended processes are replayed to re-attaches for 30 seconds; downloads
+// honour ranges and gzip; a sandbox has the users "user" (the default) and
+// "root", and refuses others as envd does. Tests can slow down or fail
+// sandbox creation, kill a sandbox in the middle of a command, and read
+// counters that prove no sandbox leaked.
+//
+// Sandboxes pause, resume and fork as E2B's do, on the same requests: see
+// [Server.Pause] for what a paused sandbox keeps, and what E2B's edge
+// answers for it.
 //
 //	srv := e2btest.NewServer(t, e2btest.Options{})
 //	sb, err := e2b.New(ctx, srv.Config())
@@ -65,11 +75,15 @@ type Options struct {
 
 // Stats counts sandboxes.
 type Stats struct {
-	Created int // created by POST /sandboxes
-	Killed  int // killed by DELETE /sandboxes/{id}
-	Expired int // reached the end of their lifetime
-	Died    int // killed by Server.Kill
-	Alive   int // still running
+	Created   int // created by POST /sandboxes
+	Forked    int // created by POST /sandboxes/{id}/fork
+	Killed    int // killed by DELETE /sandboxes/{id}
+	Expired   int // reached the end of their lifetime, and died
+	Died      int // killed by Server.Kill
+	Paused    int // pauses: by POST /sandboxes/{id}/pause, Server.Pause, or at the end of the lifetime of one created with autoPause
+	Resumed   int // resumes, by POST /sandboxes/{id}/connect or /resume
+	Alive     int // not dead: running or paused
+	PausedNow int // of those alive, how many are paused
 }
 
 // A Request is a request the fake received.
@@ -152,7 +166,7 @@ func Start(opts Options) (*Server, error) {
 	mux.Handle(processconnect.NewProcessHandler(&processService{s: s}))
 	mux.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{}))
 	envdapi.HandlerFromMux(&filesAPI{}, mux)
-	s.envd = requireToken(mux)
+	s.envd = envdMiddleware(mux)
 	s.tls = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.tls.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that give up mid-handshake are no news
 	s.tls.StartTLS()
@@ -250,9 +264,18 @@ func (s *Server) Kill(id string) bool {
 // Stats returns the counters of sandboxes.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := s.stats
 	st.Alive = len(s.sandboxes)
+	sbs := make([]*sandbox, 0, len(s.sandboxes))
+	for _, sb := range s.sandboxes {
+		sbs = append(sbs, sb)
+	}
+	s.mu.Unlock()
+	for _, sb := range sbs {
+		if sb.isPaused() {
+			st.PausedNow++
+		}
+	}
 	return st
 }
 
@@ -264,9 +287,16 @@ func (s *Server) Sandboxes() []string {
 }
 
 // Home returns the folder on this machine that is the home directory of
-// sandbox id, where relative paths resolve and commands run.
+// sandbox id, where envd resolves relative paths.
 func (s *Server) Home(id string) string {
 	return filepath.Join(s.root, id, "home")
+}
+
+// Workdir returns the folder on this machine that is the default workdir
+// of sandbox id's template, where envd runs a command sent with no cwd. As
+// in templates that set a WORKDIR, it is not the home directory.
+func (s *Server) Workdir(id string) string {
+	return filepath.Join(s.root, id, "workdir")
 }
 
 // Commands returns the processes started so far, oldest first.
@@ -343,6 +373,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if sb == nil {
 		writeEdgeError(w, map[string]any{"sandboxId": id, "message": "The sandbox was not found", "code": http.StatusBadGateway})
+		return
+	}
+	if sb.isPaused() {
+		writePaused(w, id)
 		return
 	}
 	if n == e2b.EnvdPort {
