@@ -10,19 +10,40 @@ import (
 )
 
 // aiSDK returns the folder whose node_modules holds the AI SDK's "ai"
-// package, from AI_SDK_DIR; .ci/run installs it. Elsewhere, the test that
-// needs it is skipped when it is not set.
-func aiSDK(t *testing.T) string {
-	dir := os.Getenv("AI_SDK_DIR")
+// package, the client code of AI SDK 5+'s useChat, from AI_SDK_DIR.
+func aiSDK(t *testing.T) string { return nodePackage(t, "AI_SDK_DIR", "ai@7.0.173") }
+
+// aiSDK4 returns the folder whose node_modules holds @ai-sdk/ui-utils
+// 1.2.11, the client code of AI SDK 4's useChat, from AI_SDK4_DIR.
+func aiSDK4(t *testing.T) string { return nodePackage(t, "AI_SDK4_DIR", "@ai-sdk/ui-utils@1.2.11") }
+
+// node runs a client script of testdata/client with the environment
+// variable env set to dir, and returns what it prints.
+func node(t *testing.T, env, dir, script string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{"testdata/client/" + script}, args...)...)
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, out)
+	}
+	return out
+}
+
+// nodePackage returns the folder, named by the environment variable env,
+// whose node_modules holds pkg; .ci/run installs it. Elsewhere, the test
+// that needs it is skipped when env is not set or node is missing.
+func nodePackage(t *testing.T, env, pkg string) string {
+	t.Helper()
+	dir := os.Getenv(env)
 	_, nodeErr := exec.LookPath("node")
 	switch {
 	case dir != "" && nodeErr == nil:
 		return dir
 	case os.Getenv("CI") != "":
-		t.Fatalf("AI_SDK_DIR is %q and node: %v; .ci/run installs Node.js and the ai package for this test", dir, nodeErr)
+		t.Fatalf("%s is %q and node: %v; .ci/run installs Node.js and %s for this test", env, dir, nodeErr, pkg)
 	}
-	t.Skip("AI_SDK_DIR is not set: to check the streams with the AI SDK's client, run " +
-		"`npm install --prefix DIR ai@7.0.173` and set AI_SDK_DIR=DIR (needs Node.js)")
+	t.Skipf("%s is not set: to check the streams with the client, run `npm install --prefix DIR %s` and set %s=DIR (needs Node.js)", env, pkg, env)
 	return ""
 }
 
@@ -35,6 +56,7 @@ type sdkMessage struct {
 		Text       string `json:"text"`
 		State      string `json:"state"`
 		ToolCallID string `json:"toolCallId"`
+		Input      any    `json:"input"`
 		Output     any    `json:"output"`
 		ErrorText  string `json:"errorText"`
 		Data       struct {
@@ -49,12 +71,7 @@ type sdkMessage struct {
 func TestTheAISDKReadsTheStreams(t *testing.T) {
 	dir := aiSDK(t)
 	files, _ := filepath.Glob("testdata/*.golden")
-	cmd := exec.Command("node", append([]string{"testdata/client/read.mjs"}, files...)...)
-	cmd.Env = append(os.Environ(), "AI_SDK_DIR="+dir)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, out)
-	}
+	out := node(t, "AI_SDK_DIR", dir, "read.mjs", files...)
 	var results []struct {
 		File    string
 		Message *sdkMessage
@@ -109,6 +126,12 @@ func TestTheAISDKReadsTheStreams(t *testing.T) {
 		wantErrs := map[string]string{"failed.golden": "Error: openrouter: 429 rate limited for some/model: wait, or add a fallback model"}[name]
 		if strings.Join(errs, "; ") != wantErrs {
 			t.Errorf("%s: the SDK reported %q, want %q", name, errs, wantErrs)
+		}
+		for _, p := range m.Parts {
+			// The invalid call, a tool-input-error: the text the model wrote.
+			if p.ToolCallID == "call_bad" && (p.Input != `{"path":` || !strings.Contains(p.ErrorText, "invalid arguments")) {
+				t.Errorf("%s: the invalid call's part has input %#v, errorText %q", name, p.Input, p.ErrorText)
+			}
 		}
 		if m.Metadata["reason"] == nil {
 			t.Errorf("%s: no metadata from the finish chunk: %v", name, m.Metadata)

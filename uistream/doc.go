@@ -1,6 +1,9 @@
 // Package uistream serves agent runs to browser chat clients in the AI SDK
-// "UI message stream" protocol v1, the protocol that useChat front ends
-// consume: POST a chat request, get the run back as server-sent events.
+// "UI message stream" protocol v1, the protocol that useChat front ends of
+// AI SDK 5 and later consume: POST a chat request, get the run back as
+// server-sent events. Clients of AI SDK 4 (useChat of @ai-sdk/react 1, as
+// bolt.diy uses it) get the run in the protocol they read, the "data
+// stream" protocol v1.
 //
 //	agent := agentbox.New(provider, agentbox.Options{Open: e2b.Opener(cfg)})
 //	chats := uistream.New(agent, uistream.Options{})
@@ -9,8 +12,9 @@
 //
 // A [Handler] keeps one [agentbox.Session] per chat id, so that the app the
 // agent builds in one message is still there in the next. An [Encoder]
-// writes the events of any run in the protocol, for those who serve runs
-// their own way.
+// writes the events of any run as a UI message stream, and a
+// [DataStreamEncoder] as a data stream, for those who serve runs their own
+// way.
 //
 // A Handler keeps at most [Options.MaxSessions] sessions (100 by default).
 // A chat whose turn has ended keeps its session, and its sandbox, for
@@ -19,10 +23,21 @@
 // longest, so chats that have ended never keep a new one out. Only when
 // every session has a turn running is a new chat refused with 503.
 //
+//	mux.Handle("/api/chat", chats)
+//	mux.Handle("/api/chat/", chats) // GET /api/chat/{id}/stream
+//
+// A page reloaded mid-turn gets the turn back from its start: AI SDK 5's
+// useChat with resume: true asks GET {api}/{id}/stream, AI SDK 4's
+// experimental_resume GET {api}?chatId={id}. The stream of a running turn
+// is kept for that, up to [Options.MaxReplayBytes] (8 MiB by default).
+//
 // A Handler holds a chat only while a client takes part. A client that
 // disconnects, or that stays connected but stops reading so that a write to
-// it waits [Options.WriteTimeout] (30 s by default), loses its turn: the run
-// is cancelled and the chat takes the next message. The deadline is set
+// it waits [Options.WriteTimeout] (30 s by default), leaves its turn to run
+// on for [Options.ResumeWindow] (15 s by default), for a client to resume
+// it; then the run is cancelled. A new message for the chat, or a new chat
+// that needs its place, cancels such a turn at once, so the chat takes the
+// next message. The deadline is set
 // before each write, so a long stream to a client that reads is not cut. A
 // client that has not sent its whole request body within
 // [Options.ReadTimeout] (30 s by default) gets 408 and its connection is

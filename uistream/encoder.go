@@ -3,6 +3,7 @@ package uistream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -20,12 +21,23 @@ import (
 //     reasoning), one part per run of consecutive tokens.
 //   - [agentbox.ToolInput]: tool-input-start, then tool-input-delta.
 //   - [agentbox.ToolStart]: tool-input-available, with the arguments as input.
+//     Arguments that are not JSON wait for the call's result (see below).
 //   - [agentbox.ToolOutput]: a transient "data-tool-output" part, data
 //     {toolCallId, stream, text}, up to MaxToolOutput bytes a call.
 //   - [agentbox.Preview]: a "data-preview" part with ID "preview", data
 //     {toolCallId, port, url}: the client keeps the latest.
 //   - [agentbox.ToolResult]: tool-output-available, output the text the model
 //     got; tool-output-error, errorText that text, when the call failed.
+//     An invalid call, whose error matches [agentbox.ErrInvalidArguments] or
+//     [agentbox.ErrUnknownTool], gets tool-input-error instead, as the AI
+//     SDK's own server sends for such calls: {toolCallId, toolName, input,
+//     errorText}. Its input is the arguments, or, when they were not JSON,
+//     the text the model wrote as a JSON string (never null); that text is
+//     also the input of tool-input-available for a call whose arguments
+//     never came as JSON. A call found invalid only once it ran (a tool
+//     name unknown, arguments against the schema) has had its
+//     tool-input-available already; the tool-input-error that follows
+//     takes its place, as clients do.
 //   - a non-fatal [agentbox.Error]: a transient "data-warning" part, data
 //     {message}.
 //   - [agentbox.Done]: finish-step, then "error" when the run failed, then
@@ -44,6 +56,7 @@ type Encoder struct {
 	w         io.Writer
 	messageID string
 	buf       bytes.Buffer
+	enc       *json.Encoder // writes to buf
 	started   bool
 	ended     bool
 	step      int    // the open step, 0 for none
@@ -57,13 +70,77 @@ type Encoder struct {
 
 type callState struct {
 	name      string
-	available bool // tool-input-available was written
-	ended     bool // its output was written
+	inputDone bool            // its ToolStart or ToolResult came: no more input deltas
+	raw       []byte          // the input deltas written, until its input is known
+	input     json.RawMessage // the JSON arguments of its ToolStart, nil if none or not JSON
+	available bool            // tool-input-available was written
+	ended     bool            // its output (or tool-input-error) was written
+}
+
+// inputValue is the input to send of a call: its JSON arguments, else the
+// text of its input deltas as a JSON string.
+func (c *callState) inputValue() json.RawMessage {
+	if c.input != nil {
+		return c.input
+	}
+	raw, _ := json.Marshal(string(c.raw)) // invalid bytes become U+FFFD
+	return raw
+}
+
+// jsonArgs returns a ToolStart's arguments as JSON in valid UTF-8, or nil
+// when they are not JSON.
+func jsonArgs(args json.RawMessage) json.RawMessage {
+	switch {
+	case len(args) == 0 || !json.Valid(args):
+		return nil
+	case !utf8.Valid(args):
+		var v any
+		json.Unmarshal(args, &v)
+		args, _ = json.Marshal(v) // invalid bytes become U+FFFD
+	}
+	return args
+}
+
+// inputError reports whether a call's error says that the call itself was
+// invalid: arguments that are not JSON or not what the tool takes, or a
+// tool the agent does not have.
+func inputError(err error) bool {
+	return errors.Is(err, agentbox.ErrInvalidArguments) || errors.Is(err, agentbox.ErrUnknownTool)
 }
 
 // streamed counts a call's streamed output.
 type streamed struct {
 	sent, dropped int // bytes sent and left out
+}
+
+// take returns what of text, the next piece of a call's output, is sent
+// when at most limit bytes of it are (0 for the default), counting what is
+// left out. It does not cut a character.
+func (st *streamed) take(text string, limit int) string {
+	if limit <= 0 {
+		limit = defaultMaxToolOutput
+	}
+	if room := limit - st.sent; len(text) > room {
+		room = max(room, 0)
+		for room > 0 && room < len(text) && !utf8.RuneStart(text[room]) {
+			room-- // do not cut a character
+		}
+		st.dropped += len(text) - room
+		text = text[:room]
+	}
+	st.sent += len(text)
+	return text
+}
+
+// note returns, once, the note saying how much output was left out, or ""
+// when nothing was.
+func (st *streamed) note() string {
+	if st == nil || st.dropped == 0 {
+		return ""
+	}
+	n := st.dropped
+	st.dropped = 0
+	return fmt.Sprintf("\n[%d bytes of output not shown]\n", n)
 }
 
 const defaultMaxToolOutput = 1 << 20
@@ -117,6 +194,13 @@ type (
 		Type       string `json:"type"`
 		ToolCallID string `json:"toolCallId"`
 		ErrorText  string `json:"errorText"`
+	}
+	toolInputError struct {
+		Type       string          `json:"type"`
+		ToolCallID string          `json:"toolCallId"`
+		ToolName   string          `json:"toolName"`
+		Input      json.RawMessage `json:"input"`
+		ErrorText  string          `json:"errorText"`
 	}
 	dataChunk struct {
 		Type      string `json:"type"`
@@ -189,13 +273,21 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 		e.enterStep(ev.Step)
 		e.closeParts()
 		c := e.call(ev.ID, ev.Name)
-		if ev.Delta != "" && !c.available {
+		if ev.Delta != "" && !c.inputDone {
+			c.raw = append(c.raw, ev.Delta...)
 			e.put(toolInputDelta{Type: "tool-input-delta", ToolCallID: ev.ID, InputTextDelta: ev.Delta})
 		}
 	case agentbox.ToolStart:
 		e.enterStep(ev.Step)
 		e.closeParts()
-		e.available(e.call(ev.ID, ev.Name), ev.ID, ev.Args)
+		c := e.call(ev.ID, ev.Name)
+		if !c.inputDone {
+			c.inputDone = true
+			if c.input = jsonArgs(ev.Args); c.input != nil {
+				c.raw = nil
+				e.available(c, ev.ID)
+			} // else the result says the arguments are invalid: see ToolResult
+		}
 	case agentbox.ToolOutput:
 		e.enterStep(ev.Step)
 		e.closeParts()
@@ -208,20 +300,26 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 		e.enterStep(ev.Step)
 		e.closeParts()
 		c := e.call(ev.ID, ev.Name)
-		e.available(c, ev.ID, nil)
-		if st := e.streamed[ev.ID]; st != nil && st.dropped > 0 {
-			note := fmt.Sprintf("\n[%d bytes of output not shown]\n", st.dropped)
+		c.inputDone = true
+		if note := e.streamed[ev.ID].note(); note != "" {
 			e.put(dataChunk{Type: "data-tool-output", Data: toolOutputData{ev.ID, "stderr", note}, Transient: true})
-			st.dropped = 0
 		}
-		if !c.ended {
-			c.ended = true
-			if ev.Err != nil {
-				e.put(toolOutputError{Type: "tool-output-error", ToolCallID: ev.ID, ErrorText: ev.Output})
-			} else {
-				e.put(toolOutputAvailable{Type: "tool-output-available", ToolCallID: ev.ID, Output: ev.Output})
-			}
+		if c.ended {
+			break
 		}
+		c.ended = true
+		switch {
+		case ev.Err != nil && inputError(ev.Err):
+			c.available = true
+			e.put(toolInputError{Type: "tool-input-error", ToolCallID: ev.ID, ToolName: c.name, Input: c.inputValue(), ErrorText: ev.Output})
+		case ev.Err != nil:
+			e.available(c, ev.ID)
+			e.put(toolOutputError{Type: "tool-output-error", ToolCallID: ev.ID, ErrorText: ev.Output})
+		default:
+			e.available(c, ev.ID)
+			e.put(toolOutputAvailable{Type: "tool-output-available", ToolCallID: ev.ID, Output: ev.Output})
+		}
+		c.raw, c.input = nil, nil
 	case agentbox.Error:
 		if !ev.Fatal && ev.Err != nil { // a fatal one comes again with the Done
 			e.put(dataChunk{Type: "data-warning", Data: warningData{ev.Err.Error()}, Transient: true})
@@ -271,26 +369,12 @@ func (e *Encoder) enterStep(n int) {
 // output writes a piece of a call's streamed output, as much of it as
 // MaxToolOutput leaves room for.
 func (e *Encoder) output(ev agentbox.ToolOutput) {
-	c := e.streamed[ev.ID]
-	if c == nil {
-		c = &streamed{}
-		e.streamed[ev.ID] = c
+	st := e.streamed[ev.ID]
+	if st == nil {
+		st = &streamed{}
+		e.streamed[ev.ID] = st
 	}
-	limit := e.MaxToolOutput
-	if limit <= 0 {
-		limit = defaultMaxToolOutput
-	}
-	text := ev.Text
-	if room := limit - c.sent; len(text) > room {
-		room = max(room, 0)
-		for room > 0 && room < len(text) && !utf8.RuneStart(text[room]) {
-			room-- // do not cut a character
-		}
-		c.dropped += len(text) - room
-		text = text[:room]
-	}
-	if text != "" {
-		c.sent += len(text)
+	if text := st.take(ev.Text, e.MaxToolOutput); text != "" {
 		e.put(dataChunk{Type: "data-tool-output", Data: toolOutputData{ev.ID, ev.Stream, text}, Transient: true})
 	}
 }
@@ -307,22 +391,14 @@ func (e *Encoder) call(id, name string) *callState {
 	return c
 }
 
-// available writes tool-input-available once per call; args that are not
-// JSON (the model wrote invalid arguments) are sent as null.
-func (e *Encoder) available(c *callState, id string, args json.RawMessage) {
+// available writes tool-input-available once per call, with the call's
+// input (see callState.inputValue).
+func (e *Encoder) available(c *callState, id string) {
 	if c.available {
 		return
 	}
 	c.available = true
-	switch {
-	case len(args) == 0 || !json.Valid(args):
-		args = json.RawMessage("null")
-	case !utf8.Valid(args):
-		var v any
-		json.Unmarshal(args, &v)
-		args, _ = json.Marshal(v) // invalid bytes become U+FFFD
-	}
-	e.put(toolInputAvailable{Type: "tool-input-available", ToolCallID: id, ToolName: c.name, Input: args})
+	e.put(toolInputAvailable{Type: "tool-input-available", ToolCallID: id, ToolName: c.name, Input: c.inputValue()})
 }
 
 // openPart returns the ID of the open part of kind, opening one if id is "".
@@ -358,9 +434,11 @@ func (e *Encoder) closeParts() {
 // put adds one chunk, as an SSE event, to the buffer.
 func (e *Encoder) put(chunk any) {
 	e.buf.WriteString("data: ")
-	enc := json.NewEncoder(&e.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(chunk); err != nil {
+	if e.enc == nil {
+		e.enc = json.NewEncoder(&e.buf)
+		e.enc.SetEscapeHTML(false)
+	}
+	if err := e.enc.Encode(chunk); err != nil {
 		panic(err) // the chunk types always marshal
 	}
 	e.buf.WriteString("\n") // Encode ended the line; an empty one ends the event

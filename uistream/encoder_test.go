@@ -111,6 +111,18 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestGoldenStreams(t *testing.T) {
+	goldenStreams(t, chatBody, "", map[string]string{
+		"Content-Type":                  "text/event-stream",
+		"Cache-Control":                 "no-cache",
+		"X-Vercel-Ai-Ui-Message-Stream": "v1",
+		"X-Accel-Buffering":             "no",
+	}, func(t *testing.T, body string) { chunks(t, body) })
+}
+
+// goldenStreams serves the golden runs to a request that body makes, and
+// compares each response with testdata/{dir}{name}: its headers with
+// header, its stream checked by check.
+func goldenStreams(t *testing.T, body func(id string, texts ...string) string, dir string, header map[string]string, check func(*testing.T, string)) {
 	for _, tc := range []struct {
 		name  string
 		steps []agentboxtest.Step
@@ -130,30 +142,25 @@ func TestGoldenStreams(t *testing.T) {
 			defer h.Close(context.Background())
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(chatBody("chat-1", "Make a page")))
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body("chat-1", "Make a page")))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
+			got, err := io.ReadAll(resp.Body)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if resp.StatusCode != 200 {
-				t.Fatalf("status %d: %s", resp.StatusCode, body)
+				t.Fatalf("status %d: %s", resp.StatusCode, got)
 			}
-			for k, v := range map[string]string{
-				"Content-Type":                  "text/event-stream",
-				"Cache-Control":                 "no-cache",
-				"X-Vercel-Ai-Ui-Message-Stream": "v1",
-				"X-Accel-Buffering":             "no",
-			} {
-				if got := resp.Header.Get(k); got != v {
-					t.Errorf("header %s = %q, want %q", k, got, v)
+			for k, v := range header {
+				if h := resp.Header.Get(k); h != v {
+					t.Errorf("header %s = %q, want %q", k, h, v)
 				}
 			}
-			chunks(t, string(body))
-			golden(t, tc.name, string(body))
+			check(t, string(got))
+			golden(t, dir+tc.name, string(got))
 		})
 	}
 }
@@ -170,9 +177,15 @@ func TestEncoderKeepsOrder(t *testing.T) {
 		agentbox.Token{Step: 1, Text: "c"},
 		agentbox.ToolResult{Step: 1, ID: "x", Name: "t", Output: "Error: bad", Err: errors.New("bad")},
 		agentbox.ToolInput{Step: 1, ID: "x", Name: "t", Delta: "{}"},
+		agentbox.ToolInput{Step: 2, ID: "y", Name: "t", Delta: "{not"},
+		agentbox.ToolInput{Step: 2, ID: "y", Name: "t", Delta: " json"},
 		agentbox.ToolStart{Step: 2, ID: "y", Name: "t", Args: []byte("{not json")},
+		agentbox.ToolInput{Step: 2, ID: "y", Name: "t", Delta: "late"},
 		agentbox.ToolResult{Step: 2, ID: "y", Name: "t", Output: "ok"},
 		agentbox.ToolResult{Step: 2, ID: "y", Name: "t", Output: "again"},
+		agentbox.ToolStart{Step: 2, ID: "u", Name: "nope", Args: []byte(`{"a":1}`)},
+		agentbox.ToolResult{Step: 2, ID: "u", Name: "nope", Output: "Error: unknown tool", Err: fmt.Errorf("%w %q", agentbox.ErrUnknownTool, "nope")},
+		agentbox.ToolResult{Step: 2, ID: "u", Name: "nope", Output: "again", Err: agentbox.ErrUnknownTool},
 		agentbox.Error{Err: errors.New("boom"), Fatal: true},
 		agentbox.Done{Reason: agentbox.StopError, Err: errors.New("boom"), Steps: 2, Elapsed: time.Second},
 		agentbox.Token{Step: 3, Text: "late"},
@@ -185,13 +198,59 @@ func TestEncoderKeepsOrder(t *testing.T) {
 	want := []string{"start", "data-warning", "start-step", "text-start", "text-delta", "text-end",
 		"reasoning-start", "reasoning-delta", "reasoning-end", "text-start", "text-delta", "text-end",
 		"tool-input-start", "tool-input-available", "tool-output-error",
-		"finish-step", "start-step", "tool-input-start", "tool-input-available", "tool-output-available",
+		"finish-step", "start-step", "tool-input-start", "tool-input-delta", "tool-input-delta", "tool-input-available", "tool-output-available",
+		"tool-input-start", "tool-input-available", "tool-input-error",
 		"finish-step", "error", "finish"}
 	if diff := cmp.Diff(want, types(cs)); diff != "" {
 		t.Errorf("chunk types (-want +got):\n%s", diff)
 	}
-	if in := find(cs, "tool-input-available")[1]["input"]; in != nil {
-		t.Errorf("invalid arguments sent as input %v, want null", in)
+	available := find(cs, "tool-input-available")
+	if in := available[0]["input"]; in != "" {
+		t.Errorf("a call with no input sent as input %#v, want \"\"", in)
+	}
+	if in := available[1]["input"]; in != "{not json" {
+		t.Errorf("invalid arguments sent as input %#v, want their text", in)
+	}
+	ie := find(cs, "tool-input-error")[0]
+	if fmt.Sprint(ie["input"]) != "map[a:1]" || ie["toolName"] != "nope" || ie["errorText"] != "Error: unknown tool" {
+		t.Errorf("the call of an unknown tool: %v", ie)
+	}
+}
+
+// TestInvalidCallsAreInputErrors: a call whose arguments are not JSON gets
+// tool-input-error, as the AI SDK's server sends, with the text the model
+// wrote as input, and no tool-input-available before.
+func TestInvalidCallsAreInputErrors(t *testing.T) {
+	var b bytes.Buffer
+	enc := uistream.NewEncoder(&b, "m")
+	err := fmt.Errorf("%w: not valid JSON (unexpected end of JSON input): {\"path\":", agentbox.ErrInvalidArguments)
+	for _, ev := range []agentbox.Event{
+		agentbox.ToolInput{Step: 1, ID: "bad", Name: "read_file", Delta: `{"pa`},
+		agentbox.ToolInput{Step: 1, ID: "bad", Name: "read_file", Delta: `th":`},
+		agentbox.ToolInput{Step: 1, ID: "ok", Name: "read_file", Delta: `{"path":"a"}`},
+		agentbox.ToolStart{Step: 1, ID: "bad", Name: "read_file"},
+		agentbox.ToolResult{Step: 1, ID: "bad", Name: "read_file", Output: "Error: " + err.Error(), Err: err},
+		agentbox.ToolStart{Step: 1, ID: "ok", Name: "read_file", Args: []byte(`{"path":"a"}`)},
+		agentbox.ToolResult{Step: 1, ID: "ok", Name: "read_file", Output: "Error: no such file", Err: errors.New("no such file")},
+		agentbox.Done{Reason: agentbox.StopCompleted},
+	} {
+		enc.Encode(ev)
+	}
+	cs := chunks(t, b.String())
+	var got []string
+	for _, c := range cs {
+		if id, _ := c["toolCallId"].(string); id != "" {
+			got = append(got, id+" "+c["type"].(string))
+		}
+	}
+	want := []string{"bad tool-input-start", "bad tool-input-delta", "bad tool-input-delta", "ok tool-input-start", "ok tool-input-delta",
+		"bad tool-input-error", "ok tool-input-available", "ok tool-output-error"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("chunks (-want +got):\n%s", diff)
+	}
+	ie := find(cs, "tool-input-error")[0]
+	if ie["input"] != `{"path":` || ie["toolName"] != "read_file" || ie["errorText"] != "Error: "+err.Error() {
+		t.Errorf("tool-input-error %v", ie)
 	}
 }
 
@@ -218,17 +277,23 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestEncoderWriteError: each encoder reports a failed write, and the same
+// error for every Encode after it.
 func TestEncoderWriteError(t *testing.T) {
-	enc := uistream.NewEncoder(&failingWriter{n: 1}, "m")
-	if err := enc.Encode(agentbox.Token{Step: 1, Text: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	err := enc.Encode(agentbox.Token{Step: 1, Text: "b"})
-	if err == nil || !strings.Contains(err.Error(), "connection reset") {
-		t.Fatalf("Encode on a broken writer: %v", err)
-	}
-	if again := enc.Encode(agentbox.Done{}); again != err {
-		t.Errorf("Encode after a write error: %v, want the first error again", again)
+	for name, enc := range map[string]interface{ Encode(agentbox.Event) error }{
+		"UI message stream": uistream.NewEncoder(&failingWriter{n: 1}, "m"),
+		"data stream":       uistream.NewDataStreamEncoder(&failingWriter{n: 1}, "m"),
+	} {
+		if err := enc.Encode(agentbox.Token{Step: 1, Text: "a"}); err != nil {
+			t.Fatal(name, err)
+		}
+		err := enc.Encode(agentbox.Token{Step: 1, Text: "b"})
+		if err == nil || !strings.Contains(err.Error(), "connection reset") {
+			t.Fatalf("%s: Encode on a broken writer: %v", name, err)
+		}
+		if again := enc.Encode(agentbox.Done{}); again != err {
+			t.Errorf("%s: Encode after a write error: %v, want the first error again", name, again)
+		}
 	}
 }
 

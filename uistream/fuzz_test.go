@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,7 +77,10 @@ func (r *fuzzEvents) event() agentbox.Event {
 	case 8:
 		return agentbox.Done{Reason: agentbox.StopReason(r.text()), Steps: int(r.byte()), Err: r.err(), Usage: agentbox.Usage{PromptTokens: int64(r.byte())}}
 	default:
-		return agentbox.ToolResult{Step: r.step(), ID: r.id(), Name: r.text(), Output: r.text(), Err: errors.New(r.text())}
+		ev := agentbox.ToolResult{Step: r.step(), ID: r.id(), Name: r.text(), Output: r.text()}
+		kind := []error{errors.New("failed"), agentbox.ErrInvalidArguments, agentbox.ErrUnknownTool}[r.byte()%3]
+		ev.Err = fmt.Errorf("%w: %s", kind, r.text())
+		return ev
 	}
 }
 
@@ -95,8 +99,10 @@ func asJSON(s string) string {
 // events hold no Done, and complete once the Done, or else Fail, ends it;
 // nothing follows the Done, and Fail then writes nothing. The text and
 // reasoning deltas add up to the tokens' text; each call with a ToolResult
-// gets one output, its first result's Output; input is the ToolStart's
-// arguments when they are JSON and came first; streamed output of a call is
+// gets one output, its first result's Output (a tool-input-error's
+// errorText for an invalid call); input is the ToolStart's arguments when
+// they are JSON and came first, else the text of the input deltas before
+// (tool-input-available and tool-input-error agree); streamed output of a call is
 // at most MaxToolOutput bytes; and finish says "error" exactly when the Done
 // had an error, with the Done's steps.
 func FuzzEncoder(f *testing.F) {
@@ -157,6 +163,7 @@ func FuzzEncoder(f *testing.F) {
 		var text, reasoning, wantText, wantReasoning strings.Builder
 		outputs := map[string][]string{}
 		inputs := map[string][]any{}
+		inputErrors := map[string]bool{}
 		streamed := map[string]int{}
 		for _, c := range cs {
 			call, _ := c["toolCallId"].(string)
@@ -169,6 +176,10 @@ func FuzzEncoder(f *testing.F) {
 				outputs[call] = append(outputs[call], c["output"].(string))
 			case "tool-output-error":
 				outputs[call] = append(outputs[call], c["errorText"].(string))
+			case "tool-input-error":
+				outputs[call] = append(outputs[call], c["errorText"].(string))
+				inputs[call] = append(inputs[call], c["input"])
+				inputErrors[call] = true
 			case "tool-input-available":
 				inputs[call] = append(inputs[call], c["input"])
 			case "data-tool-output":
@@ -179,7 +190,9 @@ func FuzzEncoder(f *testing.F) {
 			}
 		}
 		results := map[string]string{}
+		invalid := map[string]bool{} // calls whose first result was an input error
 		firstInput := map[string]any{}
+		raw := map[string]string{} // input deltas until the input is known
 		validOutput := map[string]bool{}
 		for _, ev := range events {
 			if _, ok := ev.(agentbox.Done); ok {
@@ -192,11 +205,15 @@ func FuzzEncoder(f *testing.F) {
 				} else {
 					wantText.WriteString(asJSON(ev.Text))
 				}
+			case agentbox.ToolInput:
+				if _, ok := firstInput[ev.ID]; !ok {
+					raw[ev.ID] += ev.Delta
+				}
 			case agentbox.ToolStart:
 				if _, ok := firstInput[ev.ID]; !ok {
 					var v any
 					if json.Unmarshal(ev.Args, &v) != nil {
-						v = nil
+						v = asJSON(raw[ev.ID])
 					}
 					firstInput[ev.ID] = v
 				}
@@ -207,10 +224,11 @@ func FuzzEncoder(f *testing.F) {
 				validOutput[ev.ID] = validOutput[ev.ID] && utf8.ValidString(ev.Text)
 			case agentbox.ToolResult:
 				if _, ok := firstInput[ev.ID]; !ok {
-					firstInput[ev.ID] = nil
+					firstInput[ev.ID] = asJSON(raw[ev.ID])
 				}
 				if _, ok := results[ev.ID]; !ok {
 					results[ev.ID] = asJSON(ev.Output)
+					invalid[ev.ID] = errors.Is(ev.Err, agentbox.ErrInvalidArguments) || errors.Is(ev.Err, agentbox.ErrUnknownTool)
 				}
 			}
 		}
@@ -228,8 +246,16 @@ func FuzzEncoder(f *testing.F) {
 			}
 		}
 		for id, got := range inputs {
-			if len(got) != 1 || !reflect.DeepEqual(got[0], firstInput[id]) {
-				t.Errorf("call %q has input %#v, want one, %#v", id, got, firstInput[id])
+			for _, in := range got {
+				if !reflect.DeepEqual(in, firstInput[id]) {
+					t.Errorf("call %q has input %#v, want %#v", id, got, firstInput[id])
+					break
+				}
+			}
+		}
+		for id := range results {
+			if inputErrors[id] != invalid[id] {
+				t.Errorf("call %q: tool-input-error %v, want it %v", id, inputErrors[id], invalid[id])
 			}
 		}
 		capped := limit

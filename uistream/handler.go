@@ -32,6 +32,10 @@ type Options struct {
 	// MaxToolOutput is how many bytes of one tool call's output are
 	// streamed to the client; 0 means 1 MiB. See [Encoder].
 	MaxToolOutput int
+	// Protocol is the protocol of every stream: UIMessageStream or
+	// DataStream. ProtocolAuto (the zero value), or any other value,
+	// answers each request in its client's protocol (see [Handler]).
+	Protocol Protocol
 	// MaxBodyBytes is the largest request body accepted; 0 means 4 MiB.
 	MaxBodyBytes int64
 	// ReadTimeout is how long a client has to send its request body,
@@ -53,6 +57,18 @@ type Options struct {
 	// for a connection that stalls for a moment (a mobile network changing
 	// hands) to recover; a negative value sets no deadline.
 	WriteTimeout time.Duration
+	// ResumeWindow is how long a turn runs on once no client receives it
+	// (its page was reloaded or closed, or stopped reading), for a client to
+	// resume it; then it is cancelled. A new message for the chat cancels
+	// it at once, so that a stopped turn never blocks the next message. 0
+	// means 15 seconds; a negative value cancels the turn as soon as its
+	// client goes.
+	ResumeWindow time.Duration
+	// MaxReplayBytes bounds the stream of a running turn kept for clients
+	// that resume it. A turn whose stream outgrows it can no longer be
+	// resumed (204), and a client resuming it already gets the stream up to
+	// that length, then its end. 0 means 8 MiB.
+	MaxReplayBytes int
 	// SessionKey returns the key of a chat's session: requests with the
 	// same key share one. Nil means the chat id alone, which any client that
 	// knows it can use; to keep users apart, return the user's identity (from
@@ -75,14 +91,27 @@ const (
 	closeTimeout        = 30 * time.Second
 )
 
-// A Handler serves an agent's runs to chat clients in the AI SDK UI message
-// stream protocol v1, the protocol of the AI SDK's useChat.
+// A Handler serves an agent's runs to chat clients of the AI SDK's useChat:
+// in the UI message stream protocol v1 to those of AI SDK 5 and later, in
+// the data stream protocol v1 to those of AI SDK 4 (@ai-sdk/react 1, as
+// bolt.diy uses it).
 //
-// It takes POSTs of the chat request body ({id, messages, trigger}) and
-// answers each with the run of the last user message as a stream of
-// server-sent events (see [Encoder] for what each event becomes). A failed
-// run is still a 200 response: its stream ends with "error", then "finish"
-// with finishReason "error", then "[DONE]". Requests it cannot take get a
+// It takes POSTs of the chat request body and answers each with the run of
+// the last user message. A request of AI SDK 5 and later, {id, messages,
+// trigger}, each message with parts, gets the run as a UI message stream of
+// server-sent events (see [Encoder] for what each event becomes). A request
+// of AI SDK 4, {id, messages}, each message with its text as "content" (and
+// parts and toolInvocations besides), gets it as a data stream (see
+// [DataStreamEncoder]). The handler tells them apart by the trigger, which
+// only AI SDK 5 and later send: a request with no "trigger" (or an empty
+// one) whose last message has a "content" (a string, or an array of parts)
+// is answered with a data stream, any other with a UI message stream.
+// Options.Protocol sets one protocol for every request instead. Fields of
+// the body it does not know (an app's own, such as bolt.diy's apiKeys and
+// files) are ignored. A failed run is still a 200 response: a UI message
+// stream ends with "error", then "finish" with finishReason "error", then
+// "[DONE]"; a data stream with its error part (3:), then its finish message
+// with finishReason "error". Requests it cannot take get a
 // 4xx or 5xx status and a JSON body {"error": "..."}: wrong method (405), a
 // body that is not application/json (415), malformed (400), too large (413)
 // or not all sent within Options.ReadTimeout (408), a turn of the chat still
@@ -94,18 +123,30 @@ const (
 // A session idle for Options.IdleTimeout is closed with its sandbox, and so
 // is the one idle the longest when a new chat comes with Options.MaxSessions
 // reached: chats that ended never keep a new one out, only turns running do.
-// For a chat it has no session for, the handler starts one with the text of
-// the earlier messages of the request as its history. When the request has no
+// For a chat it has no session for, the handler starts one with the earlier
+// messages of the request as its history: the text of the user's and the
+// assistant's, and the assistant's tool calls that have a result, with
+// their results (of AI SDK 4, toolInvocations in state "result"). When the
+// request has no
 // more user messages than the session — the user regenerated an answer or
 // edited a message — the session goes back to that message and runs it
 // ([agentbox.Session.Edit]).
 //
-// A client that disconnects cancels its run: its commands are killed, the
-// processes it was starting stopped, and the tool calls left are not run.
-// The chat's sandbox waits for the next message, until the idle expiry or a
-// new chat takes its place. A client that stays connected but stops reading
-// is treated the same once a write to it has waited Options.WriteTimeout:
-// its run is cancelled, and the chat takes the next message. A client slow
+// A page that reloads mid-turn gets the turn back: GET {api}/{id}/stream
+// (the AI SDK 5's resume) or GET {api}?chatId={id} (the AI SDK 4's
+// experimental_resume) answers with the running turn's stream from its
+// start, then the rest as it comes; when no turn runs, 204 (AI SDK 5+) or
+// an empty data stream (AI SDK 4, whose useChat fails on 204). Mount the
+// Handler at both "/api/chat" and "/api/chat/" for the first route. A client
+// that disconnects leaves its turn running for Options.ResumeWindow, for a
+// client to resume it; with none back by then, the run is cancelled: its
+// commands are killed, the processes it was starting stopped, and the tool
+// calls left are not run. A new message for the chat cancels such a turn at
+// once and runs, so that a stop button never makes the next message wait;
+// so does a new chat that needs its place. The chat's sandbox waits for the
+// next message, until the idle expiry or a new chat takes its place. A
+// client that stays connected but stops reading is treated the same once a
+// write to it has waited Options.WriteTimeout. A client slow
 // to send its request body is cut off after Options.ReadTimeout and holds no
 // session. Both deadlines need a ResponseWriter that
 // [http.ResponseController] can set them on, as the net/http server's are
@@ -133,6 +174,7 @@ type chat struct {
 	uses    int         // requests that ran its turns
 	ended   uint64      // Handler.turns when its last turn ended
 	idle    *time.Timer // closes it when it fires; stopped while busy
+	turn    *turnLog    // the running turn's stream; nil when none runs
 }
 
 // New returns a Handler serving agent's runs.
@@ -151,6 +193,12 @@ func New(agent *agentbox.Agent, opts Options) *Handler {
 	}
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.ResumeWindow == 0 {
+		opts.ResumeWindow = defaultResumeWindow
+	}
+	if opts.MaxReplayBytes <= 0 {
+		opts.MaxReplayBytes = defaultMaxReplayBytes
 	}
 	if opts.MessageID == nil {
 		opts.MessageID = func() string { return "msg-" + rand.Text() }
@@ -174,9 +222,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The response after the handler returns, a refusal or the end of the
 	// stream, gets a deadline as well.
 	defer cw.extend()
+	if r.Method == http.MethodGet {
+		if id, client, ok := resumeID(r); ok {
+			h.resume(w, r, cw, id, client)
+			return
+		}
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.refuse(w, &requestError{http.StatusMethodNotAllowed, "use POST with a chat request body"})
+		h.refuse(w, &requestError{http.StatusMethodNotAllowed, "use POST with a chat request body, or GET to resume a chat's stream"})
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
@@ -197,12 +251,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.SessionKey != nil {
 		key = h.opts.SessionKey(r, req.ID)
 	}
+	h.preempt(r.Context(), key)
 	c, created, evicted, err := h.take(key, req)
+	if re, ok := errors.AsType[*requestError](err); ok && re.status == http.StatusServiceUnavailable && h.preemptAny(r.Context()) {
+		c, created, evicted, err = h.take(key, req) // in the place of an abandoned turn's chat
+	}
 	if err != nil {
 		h.refuse(w, err)
 		return
 	}
-	defer h.release(key, c)
+	// The turn runs on when its client goes, for a client to resume it:
+	// the turn log cancels it (see Options.ResumeWindow).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	proto := req.protocol(h.opts.Protocol)
+	hdr := w.Header()
+	proto.setHeaders(hdr)
+	turn := newTurnLog(hdr, h.opts.MaxReplayBytes, h.opts.ResumeWindow, cancel)
+	turn.attach() // the client that asked
+	h.mu.Lock()
+	c.turn = turn
+	h.mu.Unlock()
+	defer func() {
+		h.release(key, c)
+		close(turn.released)
+		turn.finish()
+	}()
 	if evicted != nil {
 		// Its sandbox is closed before this chat's turn can open one: the
 		// sandboxes open stay within MaxSessions, but for those of sessions
@@ -210,8 +284,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.closeSession(evicted, "uistream: closed the chat idle the longest to make room for a new one")
 	}
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	text := req.Messages[len(req.Messages)-1].text()
 	var events <-chan agentbox.Event
 	if n := req.userMessages(); !created && n <= userMessages(c.session.Messages()) {
@@ -221,27 +293,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		events = c.session.Send(ctx, text)
 	}
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Vercel-Ai-Ui-Message-Stream", "v1")
-	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	enc := NewEncoder(cw, h.opts.MessageID())
-	enc.MaxToolOutput = h.opts.MaxToolOutput
+	tw := &turnWriter{log: turn, client: cw}
+	// A client that hangs up is gone, as one whose write fails (it went,
+	// or stalled past the write deadline).
+	stop := context.AfterFunc(r.Context(), tw.left)
+	defer stop()
+	enc := proto.newEncoder(tw, h.opts.MessageID(), h.opts.MaxToolOutput)
 	for ev := range events {
-		// A write that fails, the client gone or stalled past the write
-		// deadline, stops the run; its events are drained.
-		if err := enc.Encode(ev); err != nil {
-			cancel()
-			continue
-		}
+		enc.Encode(ev) // a turnWriter takes every write
 		// Flush once the run has nothing more ready; the end of the stream
 		// is sent when the handler returns, once the chat is free again.
 		if _, last := ev.(agentbox.Done); !last && len(events) == 0 {
-			if err := cw.Flush(); err != nil {
-				cancel()
-			}
+			tw.Flush()
 		}
 	}
 }
@@ -364,7 +428,7 @@ func (h *Handler) leastRecentlyUsed() string {
 func (h *Handler) release(key string, c *chat) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c.busy = false
+	c.busy, c.turn = false, nil
 	h.turns++
 	c.ended = h.turns
 	if h.closed {

@@ -182,7 +182,8 @@ func readUntil(t *testing.T, r io.Reader, s string) {
 	t.Fatalf("the stream ended before %s: %v", s, sc.Err())
 }
 
-// TestDisconnectCancelsTheRun hangs up while a command runs: the command is
+// TestDisconnectCancelsTheRun hangs up while a command runs: once the
+// resume window has passed with no client resuming the turn, the command is
 // cancelled, the calls left are not run, the chat takes a new message, and
 // when the chat has been idle long enough, its sandbox is closed.
 func TestDisconnectCancelsTheRun(t *testing.T) {
@@ -203,7 +204,7 @@ func TestDisconnectCancelsTheRun(t *testing.T) {
 		}},
 		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "ls", Name: "list_files", Args: `{}`}}}, agentboxtest.Reply("listed"),
 	)
-	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{IdleTimeout: 200 * time.Millisecond})
+	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{IdleTimeout: 200 * time.Millisecond, ResumeWindow: 300 * time.Millisecond})
 	defer h.Close(context.Background())
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -358,9 +358,9 @@ func TestStalledReadersDoNotHoldEveryChat(t *testing.T) {
 	const writeTimeout = 200 * time.Millisecond
 	p := agentboxtest.NewProvider(flood(), flood(), agentboxtest.Reply("new"))
 	h := uistream.New(agentbox.New(p, agentbox.Options{}), uistream.Options{MaxSessions: 2, WriteTimeout: writeTimeout, IdleTimeout: time.Hour})
-	defer h.Close(context.Background())
 	srv := smallBufferServer(h)
 	defer srv.Close()
+	defer h.Close(context.Background()) // first: the stalled chats' turns run on for a resume
 
 	start := time.Now()
 	for _, id := range []string{"a", "b"} {

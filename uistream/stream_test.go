@@ -29,6 +29,7 @@ var chunkFields = map[string][]string{
 	"tool-input-available":  {"toolCallId", "toolName", "input"},
 	"tool-output-available": {"toolCallId", "output"},
 	"tool-output-error":     {"toolCallId", "errorText"},
+	"tool-input-error":      {"toolCallId", "toolName", "input", "errorText"},
 	"error":                 {"errorText"},
 	"data-*":                {"id", "data", "transient"},
 }
@@ -59,6 +60,7 @@ var requiredFields = map[string][]string{
 	"tool-input-available":  {"toolCallId", "toolName", "input"},
 	"tool-output-available": {"toolCallId", "output"},
 	"tool-output-error":     {"toolCallId", "errorText"},
+	"tool-input-error":      {"toolCallId", "toolName", "input", "errorText"},
 	"error":                 {"errorText"},
 	"data-*":                {"data"},
 }
@@ -70,7 +72,7 @@ var stringFields = []string{"type", "id", "delta", "messageId", "toolCallId", "t
 // every event one data line of a JSON object in valid UTF-8, with only the
 // fields its type allows, and those it needs, of the right kinds; start
 // first; every delta and end after its start; tool inputs before their
-// availability and outputs after it; steps balanced; and, when complete, a
+// availability and outputs after it, or an input error ending them; steps balanced; and, when complete, a
 // finish after which only [DONE] comes, with finishReason "error" after an
 // error. An incomplete stream is one still going: it has neither finish nor
 // [DONE].
@@ -192,10 +194,22 @@ func parseStream(body string, complete bool) ([]map[string]any, error) {
 			if tools[call] != "input" {
 				return nil, fail("input of tool call %q, which is %q", call, tools[call])
 			}
+			if c["input"] == nil {
+				return nil, fail("input null; arguments that are not JSON go as their text")
+			}
 			tools[call] = "available"
 		case strings.HasPrefix(typ, "tool-output-"):
 			if tools[call] != "available" {
 				return nil, fail("output of tool call %q, which is %q", call, tools[call])
+			}
+			tools[call] = "done"
+		case typ == "tool-input-error":
+			// Ends a call, whose input was available or not.
+			if tools[call] != "input" && tools[call] != "available" {
+				return nil, fail("input error of tool call %q, which is %q", call, tools[call])
+			}
+			if c["input"] == nil {
+				return nil, fail("input error without input")
 			}
 			tools[call] = "done"
 		case typ == "error":

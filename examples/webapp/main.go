@@ -156,6 +156,7 @@ func newApp(w io.Writer, hosts []string) (*app, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/chat", a.chats)
+	mux.Handle("/api/chat/", a.chats) // GET /api/chat/{id}/stream resumes a chat's turn
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(a.config)

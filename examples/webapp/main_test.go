@@ -253,3 +253,79 @@ func TestTheServerLimits(t *testing.T) {
 			c.ReadHeaderTimeout, c.ReadTimeout, c.IdleTimeout, c.WriteTimeout)
 	}
 }
+
+// TestBoltDiysChatPage chats with the webapp as bolt.diy's own chat page
+// does (useChat 1.2.12's client code, bolt.diy's request body, the AI SDK 4
+// data stream): the first message builds the app although the page is
+// reloaded mid-turn and resumes it; the second is answered in the same
+// sandbox.
+func TestBoltDiysChatPage(t *testing.T) {
+	needNode(t)
+	dir := os.Getenv("AI_SDK4_DIR")
+	if dir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("AI_SDK4_DIR is not set; .ci/run installs @ai-sdk/ui-utils there")
+		}
+		t.Skip("AI_SDK4_DIR is not set: run `npm install --prefix DIR @ai-sdk/ui-utils@1.2.11` and set AI_SDK4_DIR=DIR")
+	}
+	_, srv := startApp(t, nil)
+	cmd := exec.Command("node", "testdata/bolt.mjs", srv.URL+"/api/chat", replay.Prompt, "Make it blue.")
+	cmd.Env = append(os.Environ(), "AI_SDK4_DIR="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	type turn struct {
+		Message *struct {
+			Content string
+			Parts   []struct {
+				Type           string
+				ToolInvocation struct {
+					State, ToolName string
+				} `json:"toolInvocation"`
+			}
+			Annotations []map[string]any
+		}
+		Finish *struct{ FinishReason string }
+		Errors []struct{ Name, Message string }
+	}
+	var chat struct{ Cut, Resumed, Next turn }
+	if err := json.Unmarshal(out, &chat); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(chat.Cut.Errors) != 1 || chat.Cut.Errors[0].Name != "AbortError" {
+		t.Errorf("the reloaded page's request ended with %v, want its abort", chat.Cut.Errors)
+	}
+	r := chat.Resumed
+	if r.Message == nil || len(r.Errors) > 0 || r.Finish == nil || r.Finish.FinishReason != "stop" {
+		t.Fatalf("the resumed turn: %s", out)
+	}
+	var tools []string
+	for _, p := range r.Message.Parts {
+		if p.Type == "tool-invocation" {
+			if p.ToolInvocation.State != "result" {
+				t.Errorf("tool %s is in state %q, want result", p.ToolInvocation.ToolName, p.ToolInvocation.State)
+			}
+			tools = append(tools, p.ToolInvocation.ToolName)
+		}
+	}
+	var preview string
+	for _, a := range r.Message.Annotations {
+		if a["type"] == "preview" {
+			preview, _ = a["url"].(string)
+		}
+	}
+	if len(tools) != 3 || r.Message.Content == "" || preview == "" {
+		t.Fatalf("the resumed turn: tools %v, text %q, preview %q; want 3 tools, text and a preview:\n%s", tools, r.Message.Content, preview, out)
+	}
+	if page, err := get(t, preview); err != nil || !strings.Contains(page, `id="add"`) {
+		t.Fatalf("the preview %s: %v %.100s", preview, err, page)
+	}
+	n := chat.Next
+	if n.Message == nil || len(n.Errors) > 0 || n.Message.Content != replay.Later || n.Finish == nil || n.Finish.FinishReason != "stop" {
+		t.Errorf("the second message: %s", out)
+	}
+	if page, err := get(t, preview+"/api/count"); err != nil || !strings.Contains(page, "count") {
+		t.Errorf("after the second message the app no longer answers at %s: %v", preview, err)
+	}
+}
