@@ -517,3 +517,23 @@ func (h *Handler) refuse(w http.ResponseWriter, err error) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
+
+// Sandbox returns the sandbox of the chat chatID (its session's key made
+// from r with Options.SessionKey, as a chat request's would be), for pages
+// that show what the agent built: nil when the chat has no session, or its
+// session no sandbox yet. It is the session's own: use it to read, and
+// leave closing it to the Handler. Between turns it may be paused (see
+// agentbox.SessionOptions.PauseAfter); E2B's resumes on use.
+func (h *Handler) Sandbox(r *http.Request, chatID string) agentbox.Sandbox {
+	key := chatID
+	if h.opts.SessionKey != nil {
+		key = h.opts.SessionKey(r, chatID)
+	}
+	h.mu.Lock()
+	c := h.sessions[key]
+	h.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.session.Sandbox()
+}

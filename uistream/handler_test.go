@@ -552,3 +552,39 @@ func TestAChatIsFreeOnceDoneArrives(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 }
+
+// TestTheSandboxOfAChat finds a chat's sandbox by its id, through the
+// session key, as a page showing the chat's files does: none before the
+// chat's first turn has opened one, nor for another user's key.
+func TestTheSandboxOfAChat(t *testing.T) {
+	var opened sandboxes
+	p := agentboxtest.NewProvider(agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "w", Name: "write_file", Args: `{"files":[{"path":"app.txt","content":"x"}]}`}}}, agentboxtest.Reply("Written."))
+	user := func(r *http.Request) string { return r.Header.Get("X-User") }
+	h := uistream.New(agentbox.New(p, agentbox.Options{Open: opened.open}), uistream.Options{
+		SessionKey: func(r *http.Request, chatID string) string { return user(r) + "/" + chatID },
+	})
+	defer h.Close(context.Background())
+	as := func(name string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-User", name)
+		return r
+	}
+	if sb := h.Sandbox(as("ann"), "a"); sb != nil {
+		t.Fatalf("a chat with no session has sandbox %v", sb)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(chatBody("a", "write")))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User", "ann")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("POST: %d %s", rec.Code, rec.Body)
+	}
+	made := opened.all()
+	if sb := h.Sandbox(as("ann"), "a"); len(made) != 1 || sb != agentbox.Sandbox(made[0]) {
+		t.Errorf("ann's chat a has sandbox %v, want the one its turn opened (%d opened)", sb, len(made))
+	}
+	if sb := h.Sandbox(as("bob"), "a"); sb != nil {
+		t.Errorf("bob reaches ann's sandbox through her chat's id")
+	}
+}

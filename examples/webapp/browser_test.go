@@ -2,156 +2,187 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentbox/agentbox/examples/internal/replay"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
-// chromium returns the Chromium to drive: $CHROMIUM, or chromium on the
-// PATH. Without one, the test fails in CI, where .ci/run installs it, and is
-// skipped elsewhere.
-func chromium(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("CHROMIUM")
-	if path == "" {
-		path, _ = exec.LookPath("chromium")
-	}
-	if path != "" {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed, and CI must run the browser test (.ci/run installs Debian's chromium)")
-	}
-	t.Skip("chromium is not installed (e.g. apt-get install chromium, or set CHROMIUM): the browser test needs it")
-	return ""
-}
-
-// TestInABrowser drives the page in headless Chromium: it sends the prompt,
-// waits for the streamed answer and the tool calls, finds the app the agent
-// built inside the preview iframe and presses its button there, and saves a
-// screenshot.
+// TestInABrowser drives the page in headless Chromium, at a desktop's
+// width and then at a phone's, each in a chat of its own: it sends the
+// prompt, waits for the streamed answer and the tool calls, finds the app
+// the agent built inside the preview iframe and presses its button there,
+// reads a file in the files view, and saves screenshots.
 func TestInABrowser(t *testing.T) {
-	exe := chromium(t)
 	needNode(t)
 	_, srv := startApp(t, nil)
+	browser := startBrowser(t, 2*time.Minute)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 860),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	// text returns the text of the element sel selects, or fails t.
-	text := func(sel chromedp.CSS, opts ...chromedp.QueryOption) string {
-		t.Helper()
-		s, err := chromedp.Run(browser, chromedp.Text(sel, opts...))
-		if err != nil {
-			t.Fatalf("the text of %s: %v", sel, err)
+	t.Run("desktop", func(t *testing.T) {
+		p := openTab(t, browser, srv.URL, desktopWidth, desktopHeight, "")
+		prompt, err := chromedp.Run(p.ctx, chromedp.Value(chromedp.ID("prompt")))
+		if status := p.text("#status"); err != nil || prompt != replay.Prompt || !strings.Contains(status, "ready · recorded session · local sandbox") {
+			t.Errorf("the page starts with prompt %q (%v) and status %q", prompt, err, status)
 		}
-		return s
-	}
-	count := func(sel chromedp.CSSAll) int {
-		t.Helper()
-		nodes, err := chromedp.Run(browser, chromedp.Nodes(sel, chromedp.AtLeast(0)))
-		if err != nil {
-			t.Fatalf("%s: %v", sel, err)
+		if n := p.count("#tabs button"); n != 4 || eval[bool](p, `getComputedStyle(document.getElementById("tabs")).display !== "none"`) {
+			t.Errorf("%d tabs, shown at %d px: want the panes side by side", n, desktopWidth)
 		}
-		return len(nodes)
-	}
+		buildTheApp(t, p)
+		p.shot("desktop-built")
 
-	err := chromedp.Do(browser,
-		chromedp.Navigate(srv.URL),
-		chromedp.WaitVisible(chromedp.ID("prompt")),
-		chromedp.Poll[chromedp.Void](`document.getElementById("prompt").value !== ""`), // the config has come
-	)
-	if err != nil {
-		t.Fatalf("loading the page: %v", err)
-	}
-	prompt, err := chromedp.Run(browser, chromedp.Value(chromedp.ID("prompt")))
-	if status := text("#status"); err != nil || prompt != replay.Prompt || !strings.Contains(status, "recorded session · local sandbox") {
-		t.Errorf("the page starts with prompt %q (%v) and status %q", prompt, err, status)
-	}
+		// The files view lists the workspace and shows a file chosen.
+		p.wait("the files listed", `document.querySelector('#tree button[data-path="server.js"]') !== null`, 10*time.Second)
+		p.do("opening server.js", chromedp.Click(chromedp.CSS(`#tree button[data-path="server.js"]`)))
+		p.wait("server.js shown", `document.getElementById("code").textContent === `+jsString(replay.File("server.js")), 10*time.Second)
+		if head := p.text("#file-head"); !strings.Contains(head, "server.js") || !strings.Contains(head, "read-only") {
+			t.Errorf("the file's head says %q", head)
+		}
+		if n := p.count(`#tree button[aria-current="true"]`); n != 1 {
+			t.Errorf("%d files marked as the one shown, want 1", n)
+		}
+		p.shot("desktop-files")
 
-	err = chromedp.Do(browser,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("prompt").value = ""`),
-		chromedp.SendKeys(chromedp.ID("prompt"), replay.Prompt),
+		// Keyboard: Shift+Enter starts a new line, Enter sends; the focus
+		// is shown.
+		users := p.count(".message.user")
+		p.do("typing two lines",
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("prompt").value = ""`),
+			chromedp.SendKeys(chromedp.ID("prompt"), "one"),
+			chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierShift)),
+			chromedp.SendKeys(chromedp.ID("prompt"), "two"),
+		)
+		if v := eval[string](p, `document.getElementById("prompt").value`); v != "one\ntwo" || p.count(".message.user") != users {
+			t.Errorf("Shift+Enter: the prompt holds %q, %d messages sent", v, p.count(".message.user")-users)
+		}
+		p.do("tabbing to Send", chromedp.KeyEvent(kb.Tab))
+		if got := eval[string](p, `document.activeElement.id + " " + getComputedStyle(document.activeElement).outlineStyle`); got != "send solid" {
+			t.Errorf("after Tab the focus and its outline: %q, want the Send button outlined", got)
+		}
+		p.do("sending with Enter", chromedp.Focus(chromedp.ID("prompt")), chromedp.KeyEvent("\r"))
+		p.wait("the message sent", `document.querySelectorAll(".message.user").length === `+itoa(users+1)+` && document.querySelector('.message.assistant:last-of-type[data-done="true"]') !== null`, 10*time.Second)
+		if got := eval[string](p, `[...document.querySelectorAll(".message.user")].pop().textContent`); got != "one\ntwo" {
+			t.Errorf("the message sent is %q", got)
+		}
+	})
+
+	t.Run("phone", func(t *testing.T) {
+		p := openTab(t, browser, srv.URL, phoneWidth, phoneHeight, "")
+		noSideways(t, p, phoneWidth)
+		if !eval[bool](p, `getComputedStyle(document.getElementById("tabs")).display === "flex"`) {
+			t.Fatalf("no tabs at %d px", phoneWidth)
+		}
+		p.shot("phone-start")
+		buildTheApp(t, p)
+		noSideways(t, p, phoneWidth)
+		p.shot("phone-chat")
+		for _, pane := range []string{"preview", "files", "terminal"} {
+			p.do("the "+pane+" tab", chromedp.Click(chromedp.ID("tab-"+pane)))
+			visible := eval[[]string](p, `[...document.querySelectorAll(".pane")].filter((e) => e.offsetParent !== null).map((e) => e.id)`)
+			if len(visible) != 1 || visible[0] != pane+"-pane" {
+				t.Errorf("with the %s tab chosen the panes shown are %v", pane, visible)
+			}
+			if pane == "files" {
+				p.wait("a file shown", `document.getElementById("code").textContent.length > 0`, 10*time.Second)
+			}
+			noSideways(t, p, phoneWidth)
+			p.shot("phone-" + pane)
+		}
+		// At 360 px, the narrowest phones, nothing scrolls sideways either.
+		p.do("360 px", chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulatePortrait), chromedp.Click(chromedp.ID("tab-chat")))
+		noSideways(t, p, 360)
+		p.shot("phone-360-chat")
+	})
+}
+
+// buildTheApp sends the recorded session's prompt in p and checks the turn:
+// the streamed answer, the tool calls in the terminal, the app in the
+// preview iframe (sandboxed, with its controls), whose +1 it presses.
+func buildTheApp(t *testing.T, p *tab) {
+	t.Helper()
+	p.do("sending the prompt",
 		chromedp.Click(chromedp.ID("send")),
-		chromedp.WaitVisible(chromedp.CSS(`.message.assistant[data-done="true"]`)),
+		chromedp.WaitVisible(chromedp.ID("stop")),
+		chromedp.WaitReady(chromedp.CSS(`.message.assistant[data-done="true"]`)),
 	)
-	if err != nil {
-		t.Fatalf("sending the prompt: %v", err)
-	}
-	answer := text(".message.assistant")
-	t.Logf("the answer: %q", answer)
-	for _, want := range []string{"I'll build it in three files", "All checks pass.", "the counter app is running"} {
+	answer := p.text(".message.assistant")
+	for _, want := range []string{"I'll build it in three files", "All checks pass.", "the counter app is running", "run_command", "node test.js"} {
 		if !strings.Contains(answer, want) {
-			t.Errorf("the streamed answer lacks %q", want)
+			t.Errorf("the streamed answer lacks %q:\n%s", want, answer)
 		}
 	}
-	terminal := text("#terminal")
-	for _, want := range []string{"▶ write_file", "index.html, server.js, test.js", "$ node test.js", "▶ start_process", "is running; port"} {
+	if n := p.count(".message.assistant code"); n != 3 {
+		t.Errorf("the answer has %d inline code spans, want 3 (its markdown rendered)", n)
+	}
+	if got := p.text("#state"); got != "ready" {
+		t.Errorf("after the turn the status is %q, want ready", got)
+	}
+	if !eval[bool](p, `document.getElementById("stop").hidden && !document.getElementById("send").hidden`) {
+		t.Errorf("after the turn the Stop button is still shown")
+	}
+	terminal := eval[string](p, `document.getElementById("terminal").textContent`)
+	for _, want := range []string{"▶ write_file", "index.html, server.js, test.js", "$ node test.js", "[exit code 0]", "▶ start_process", "is running; port"} {
 		if !strings.Contains(terminal, want) {
 			t.Errorf("the terminal pane lacks %q:\n%s", want, terminal)
 		}
 	}
-	if done, failed := count(".tool.ok"), count(".tool.failed"); done != 3 || failed != 0 {
-		t.Errorf("the terminal shows %d tool calls done and %d failed, want 3 and 0", done, failed)
+	if done, chips, failed := p.count(".tool.ok"), p.count(".chip.ok"), p.count(".tool.failed, .chip.failed"); done != 3 || chips != 3 || failed != 0 {
+		t.Errorf("%d tool calls done in the terminal, %d chips done, %d failed; want 3, 3 and 0", done, chips, failed)
 	}
-	src, err := chromedp.Run(browser, chromedp.AttributeValue(chromedp.ID("preview"), "src"))
-	if err != nil || !strings.HasPrefix(src.Value, "http://127.0.0.1:") {
-		t.Fatalf("the preview iframe shows %q (%v), want the app's URL", src.Value, err)
+	frame, err := chromedp.Run(p.ctx, chromedp.Attributes(chromedp.ID("preview")))
+	if err != nil || !strings.HasPrefix(frame["src"], "http://127.0.0.1:") {
+		t.Fatalf("the preview iframe shows %q (%v), want the app's URL", frame["src"], err)
+	}
+	if got, want := strings.Fields(frame["sandbox"]), []string{"allow-scripts", "allow-forms", "allow-same-origin", "allow-popups", "allow-modals"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the preview's sandbox is %q, want %q", got, want)
+	}
+	open, err := chromedp.Run(p.ctx, chromedp.Attributes(chromedp.ID("open")))
+	if err != nil || open["href"] != frame["src"]+"/" && open["href"] != frame["src"] || open["target"] != "_blank" || !strings.Contains(open["rel"], "noopener") {
+		t.Errorf("the open-in-a-new-tab link: %v (%v)", open, err)
 	}
 
 	// The app, inside the preview iframe, once it has loaded there: press
-	// +1. The iframe's node is taken after the load, so that it holds the
-	// app's document.
-	if err := chromedp.Do(browser, chromedp.WaitVisible(chromedp.CSS(`#preview[data-loaded="true"]`))); err != nil {
-		t.Fatalf("the preview iframe did not load: %v", err)
-	}
-	frames, err := chromedp.Run(browser, chromedp.Nodes(chromedp.ID("preview")))
+	// +1, then reload the preview, and the count the server keeps is back.
+	p.do("showing the preview", chromedp.Evaluate[chromedp.Void](`showPane("preview-pane")`))
+	pressPlusOne(t, p, "0", "1")
+	p.do("reloading the preview", chromedp.Click(chromedp.ID("reload")))
+	pressPlusOne(t, p, "1", "2")
+	p.do("back to the chat", chromedp.Evaluate[chromedp.Void](`showPane("chat")`))
+}
+
+// pressPlusOne presses +1 in the app in the preview iframe, once it has
+// loaded, and checks the count goes from before to after. The iframe's node
+// is taken after the load, so that it holds the app's document.
+func pressPlusOne(t *testing.T, p *tab, before, after string) {
+	t.Helper()
+	p.do("the preview iframe's load", chromedp.WaitVisible(chromedp.CSS(`#preview[data-loaded="true"]`)))
+	frames, err := chromedp.Run(p.ctx, chromedp.Nodes(chromedp.ID("preview")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := chromedp.FromNode(frames[0])
-	inApp, cancelApp := context.WithTimeout(browser, 30*time.Second)
-	defer cancelApp()
+	inApp, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
 	err = chromedp.Do(inApp,
 		chromedp.WaitVisible(chromedp.ID("add"), in),
-		chromedp.Poll[chromedp.Void](`document.getElementById("count").textContent === "0"`, chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("count").textContent === "`+before+`"`, chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Click(chromedp.ID("add"), in),
-		chromedp.Poll[chromedp.Void](`document.getElementById("count").textContent === "1"`, chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("count").textContent === "`+after+`"`, chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)),
 	)
 	if err != nil {
-		t.Fatalf("the app in the preview iframe (the count goes from 0 to 1 with +1): %v", err)
+		t.Fatalf("the app in the preview iframe (the count goes from %s to %s with +1): %v", before, after, err)
 	}
+}
 
-	png, err := chromedp.Run(browser, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
+// noSideways fails t when the page is wider than width: nothing may
+// scroll sideways.
+func noSideways(t *testing.T, p *tab, width int) {
+	t.Helper()
+	w := eval[int](p, `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)`)
+	if w > width {
+		wide := eval[[]string](p, `[...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > `+itoa(width)+` + 1 && e.offsetParent !== null).slice(0, 8).map((e) => e.tagName + "#" + e.id + "." + e.className)`)
+		t.Errorf("at %d px the page is %d px wide: it scrolls sideways (too wide: %v)", width, w, wide)
 	}
-	shot := filepath.Join(t.ArtifactDir(), "webapp.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
 }

@@ -63,7 +63,7 @@ func main() {
 // serve serves the app at addr, to requests for hosts (see newApp), until
 // ctx is done, then closes every chat's sandbox.
 func serve(ctx context.Context, addr string, hosts []string, w io.Writer) error {
-	a, err := newApp(w, hosts)
+	a, err := newApp(w, hosts, nil)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,8 @@ type pageConfig struct {
 // the recorded session otherwise, and sandboxes as choose opens them. It
 // answers requests for localhost, IP addresses and hosts only: a page of
 // another site that a browser reaches it by (DNS rebinding) gets 403.
-func newApp(w io.Writer, hosts []string) (*app, error) {
+// A non-nil model (a test's) answers in place of either.
+func newApp(w io.Writer, hosts []string, model agentbox.Provider) (*app, error) {
 	var provider agentbox.Provider = replay.Provider()
 	cfg := openrouter.FromEnv()
 	live := cfg.APIKey != ""
@@ -149,6 +150,9 @@ func newApp(w io.Writer, hosts []string) (*app, error) {
 	} else {
 		fmt.Fprintln(w, "No OPENROUTER_API_KEY: a recorded session answers the first message of each chat (the sandbox work is real).")
 	}
+	if model != nil {
+		provider = model
+	}
 	agent := agentbox.New(provider, agentbox.Options{Open: choose.Opener()})
 	a := &app{
 		chats:  uistream.New(agent, uistream.Options{ReadTimeout: readTimeout, WriteTimeout: writeTimeout}),
@@ -157,6 +161,8 @@ func newApp(w io.Writer, hosts []string) (*app, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/chat", a.chats)
 	mux.Handle("/api/chat/", a.chats) // GET /api/chat/{id}/stream resumes a chat's turn
+	mux.HandleFunc("GET /api/files", a.files)
+	mux.HandleFunc("GET /api/file", a.file)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(a.config)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b/e2btest"
 	"github.com/agentbox/agentbox/examples/internal/replay"
 	"github.com/agentbox/agentbox/openrouter/openroutertest"
@@ -41,10 +42,16 @@ func needNode(t *testing.T) {
 // and local sandboxes.
 func startApp(t *testing.T, env map[string]string) (*app, *httptest.Server) {
 	t.Helper()
+	return startAppWith(t, env, nil)
+}
+
+// startAppWith is startApp with model, when not nil, answering every chat.
+func startAppWith(t *testing.T, env map[string]string, model agentbox.Provider) (*app, *httptest.Server) {
+	t.Helper()
 	for _, v := range []string{"OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_MODEL", "E2B_API_KEY", "E2B_DEBUG", "E2B_SANDBOX_URL", "WEBAPP_PROMPT"} {
 		t.Setenv(v, env[v])
 	}
-	a, err := newApp(io.Discard, []string{"devbox"})
+	a, err := newApp(io.Discard, []string{"devbox"}, model)
 	if err != nil {
 		t.Fatal(err)
 	}
