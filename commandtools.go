@@ -22,14 +22,28 @@ const (
 	processSettleMost     = time.Second            // the most start_process waits for that, once the port answers
 )
 
-type runCommandArgs struct {
-	Command        string `json:"command" jsonschema:"the shell command line, run by bash in the workspace"`
-	Cwd            string `json:"cwd,omitempty" jsonschema:"working directory relative to the workspace; default the workspace"`
-	TimeoutSeconds int    `json:"timeout_seconds,omitempty" jsonschema:"seconds before the command is killed; default 120, at most 600"`
+// RunCommandArgs are the arguments of the built-in tool run_command, which
+// runs a shell command (bash) and waits for it to end:
+//
+//	{"command": "npm test", "cwd": "app", "timeout_seconds": 120}
+//
+// command is required; cwd defaults to the workspace, timeout_seconds (1 to
+// 600) to 120. It returns the command's stdout and stderr, interleaved (the
+// beginning and end of long output), and a last line "[exit code N]"; the
+// [ToolResult] has the code in Exit, and Err nil even when the code is not
+// 0. A command killed at its timeout gives an error, and Exit.TimedOut. It
+// is an [ExclusiveTool].
+type RunCommandArgs struct {
+	// Command is the command line, run by bash.
+	Command string `json:"command" jsonschema:"the shell command line, run by bash in the workspace"`
+	// Cwd is the working directory; "" means the workspace.
+	Cwd string `json:"cwd,omitempty" jsonschema:"working directory relative to the workspace; default the workspace"`
+	// TimeoutSeconds kills the command after that many seconds, 1 to 600; 0 means 120.
+	TimeoutSeconds int `json:"timeout_seconds,omitempty" jsonschema:"seconds before the command is killed; default 120, at most 600"`
 }
 
 func runCommandTool() Tool {
-	schema := mustSchema[runCommandArgs]()
+	schema := mustSchema[RunCommandArgs]()
 	schema.Properties["timeout_seconds"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["timeout_seconds"].Maximum = jsonschema.Ptr(commandMaxTimeout.Seconds())
 	return Exclusive(newTypedTool("run_command",
@@ -37,7 +51,7 @@ func runCommandTool() Tool {
 		schema, runCommand))
 }
 
-func runCommand(ctx context.Context, env *Env, in runCommandArgs) (string, error) {
+func runCommand(ctx context.Context, env *Env, in RunCommandArgs) (string, error) {
 	if strings.TrimSpace(in.Command) == "" {
 		return "", errors.New("command is empty")
 	}
@@ -73,21 +87,41 @@ func runCommand(ctx context.Context, env *Env, in runCommandArgs) (string, error
 	}
 	if err != nil {
 		if errors.Is(err, ErrTimeout) {
+			env.SetExit(Exit{Code: -1, Killed: true, TimedOut: true})
 			return text, fmt.Errorf("the command was killed after %s; use start_process for servers, or a longer timeout_seconds", timeout)
+		}
+		if ctx.Err() != nil { // the run ended, or the call's own timeout
+			env.SetExit(Exit{Code: -1, Killed: true, TimedOut: errors.Is(ctx.Err(), context.DeadlineExceeded)})
 		}
 		return text, err
 	}
+	env.SetExit(Exit{Code: res.ExitCode, Killed: res.ExitCode == -1})
 	return fmt.Sprintf("%s[exit code %d]", text, res.ExitCode), nil
 }
 
-type startProcessArgs struct {
+// StartProcessArgs are the arguments of the built-in tool start_process,
+// which starts a program in the background, such as a dev server:
+//
+//	{"command": "npm run dev", "port": 5173, "cwd": "app"}
+//
+// command is required; port (1 to 65535) and cwd are optional. With port,
+// it waits up to 60 seconds for the port to answer. It returns "Process ID
+// is running; port N answers at URL" (and sends a [Preview]), or "Process
+// ID is running.", followed by the output so far; a program that exits
+// within the wait gives "Process ID exited with code N." and its output,
+// with Exit set, and an error when the code is not 0. It needs a
+// [ProcessStarter], and a [Previewer] for URLs. It is an [ExclusiveTool].
+type StartProcessArgs struct {
+	// Command is the command line that starts the program.
 	Command string `json:"command" jsonschema:"the shell command line that starts the program, e.g. npm run dev"`
-	Port    int    `json:"port,omitempty" jsonschema:"the TCP port the program listens on, if it is a server; its preview URL is returned once the port answers"`
-	Cwd     string `json:"cwd,omitempty" jsonschema:"working directory relative to the workspace; default the workspace"`
+	// Port is the TCP port the program listens on, if it is a server.
+	Port int `json:"port,omitempty" jsonschema:"the TCP port the program listens on, if it is a server; its preview URL is returned once the port answers"`
+	// Cwd is the working directory; "" means the workspace.
+	Cwd string `json:"cwd,omitempty" jsonschema:"working directory relative to the workspace; default the workspace"`
 }
 
 func startProcessTool() Tool {
-	schema := mustSchema[startProcessArgs]()
+	schema := mustSchema[StartProcessArgs]()
 	schema.Properties["port"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["port"].Maximum = jsonschema.Ptr(65535.0)
 	return Exclusive(newTypedTool("start_process",
@@ -95,7 +129,7 @@ func startProcessTool() Tool {
 		schema, startProcess))
 }
 
-func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, error) {
+func startProcess(ctx context.Context, env *Env, in StartProcessArgs) (string, error) {
 	if strings.TrimSpace(in.Command) == "" {
 		return "", errors.New("command is empty")
 	}
@@ -112,7 +146,7 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 	}
 	out := newCapBuffer(env.outputLimit())
 	gate := &gatedWriter{open: true}
-	p, err := ps.StartProcess(ctx, Command{
+	p, err := startLogged(ctx, ps, Command{
 		Cmd:    in.Command,
 		Dir:    in.Cwd,
 		Stdout: io.MultiWriter(out, gate.to(env.Stdout())),
@@ -133,13 +167,16 @@ func startProcess(ctx context.Context, env *Env, in startProcessArgs) (string, e
 		// must not outlive the call.
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		ps.StopProcess(stopCtx, p.ID())
+		if ps.StopProcess(stopCtx, p.ID()) == nil {
+			env.SetExit(Exit{Code: -1, Killed: true})
+		}
 		return "", fmt.Errorf("process %s stopped: %w", p.ID(), context.Cause(ctx))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Process %s", p.ID())
 	switch {
 	case exit != nil:
+		env.SetExit(Exit{Code: exit.ExitCode, Killed: exit.ExitCode == -1})
 		fmt.Fprintf(&b, " exited with code %d.\n%s", exit.ExitCode, out.String())
 		if exit.ExitCode != 0 {
 			return b.String(), fmt.Errorf("the process exited with code %d", exit.ExitCode)
@@ -281,17 +318,25 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-type stopProcessArgs struct {
+// StopProcessArgs are the arguments of the built-in tool stop_process,
+// which stops a process start_process started, and everything it started:
+//
+//	{"id": "..."}
+//
+// id is required. It returns "Stopped process ID." It is an
+// [ExclusiveTool].
+type StopProcessArgs struct {
+	// ID is the process ID start_process returned.
 	ID string `json:"id" jsonschema:"the process id start_process returned"`
 }
 
 func stopProcessTool() Tool {
 	return Exclusive(newTypedTool("stop_process",
 		"Stop a background process started with start_process, and everything it started.",
-		mustSchema[stopProcessArgs](), stopProcess))
+		mustSchema[StopProcessArgs](), stopProcess))
 }
 
-func stopProcess(ctx context.Context, env *Env, in stopProcessArgs) (string, error) {
+func stopProcess(ctx context.Context, env *Env, in StopProcessArgs) (string, error) {
 	sb, err := env.Sandbox(ctx)
 	if err != nil {
 		return "", err

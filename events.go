@@ -69,9 +69,35 @@ type ToolResult struct {
 	Name string `json:"name"`
 	// Output is exactly what the model gets back, capped to
 	// Options.MaxToolOutput; when Err is set it includes Err's text.
-	Output   string        `json:"output"`
-	Err      error         `json:"-"`
+	Output string `json:"output"`
+	Err    error  `json:"-"`
+	// Exit is how the command the call ran ended, for a call that ran one
+	// to its end: run_command's command, a start_process program that
+	// exited (or was stopped) while the call watched it, or what a custom
+	// tool reported with [Env.SetExit]. It is nil for every other call. A
+	// command that exits non-zero is no error of the call: Err is nil, and
+	// Exit.Code says it failed (see [ToolResult.Failed]).
+	Exit     *Exit         `json:"exit,omitempty"`
 	Duration time.Duration `json:"-"`
+}
+
+// Failed reports whether the call failed: it returned an error, or the
+// command it ran exited non-zero or was killed.
+func (r ToolResult) Failed() bool {
+	return r.Err != nil || r.Exit != nil && (r.Exit.Code != 0 || r.Exit.Killed)
+}
+
+// An Exit is how a command a tool call ran ended. It marshals to JSON as
+// {"code":3,"killed":false,"timed_out":false}.
+type Exit struct {
+	// Code is the command's exit status, as [Result.ExitCode]: 0 for
+	// success, -1 when the command was killed.
+	Code int `json:"code"`
+	// Killed says the command did not end by itself: a signal, its
+	// timeout or the end of the run killed it.
+	Killed bool `json:"killed"`
+	// TimedOut says it was killed because it ran past its timeout.
+	TimedOut bool `json:"timed_out"`
 }
 
 // Error reports a problem. A non-fatal one (Fatal false) is something the run

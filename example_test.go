@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/jsonschema-go/jsonschema"
+
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
 )
@@ -86,14 +88,16 @@ func ExampleNewTool() {
 	// Output:
 	// {"type":"object","properties":{"city":{"type":"string","description":"the city to report on"},"units":{"type":"string","description":"celsius or fahrenheit; default celsius"}},"required":["city"],"additionalProperties":false}
 	// c1 Lisbon: 21°, sunny
-	// c2 Error: invalid arguments: validating root: unexpected additional properties ["town"]
+	// c2 Error: invalid arguments: 2 problems:
+	// - missing required property "city"
+	// - unexpected property "town"; the properties are "city", "units"
 }
 
 // Events marshal to JSON with a "type" field, ready to stream to a browser.
 func ExampleEvent_json() {
 	events := []agentbox.Event{
 		agentbox.Token{Step: 1, Text: "Hi"},
-		agentbox.ToolResult{Step: 1, ID: "c1", Name: "run_command", Output: "[exit code 0]"},
+		agentbox.ToolResult{Step: 1, ID: "c1", Name: "run_command", Output: "[exit code 3]", Exit: &agentbox.Exit{Code: 3}},
 	}
 	for _, ev := range events {
 		b, _ := json.Marshal(ev)
@@ -101,7 +105,7 @@ func ExampleEvent_json() {
 	}
 	// Output:
 	// {"type":"token","step":1,"text":"Hi"}
-	// {"type":"tool_result","step":1,"id":"c1","name":"run_command","output":"[exit code 0]","duration_ms":0}
+	// {"type":"tool_result","step":1,"id":"c1","name":"run_command","output":"[exit code 3]","exit":{"code":3,"killed":false,"timed_out":false},"duration_ms":0}
 }
 
 // A session of two turns in one sandbox: the second reads what the first
@@ -140,4 +144,94 @@ func ExampleSession() {
 	// read_file: "ship it\n"
 	// answer: It says: ship it.
 	// 1 sandbox opened; the state has 8 messages and 0 tokens
+}
+
+// A schema derived from the argument type, refined: a jsonschema tag is only
+// a description, and EditSchema adds the other keywords. A property left out
+// gets its default.
+func ExampleEditSchema() {
+	type args struct {
+		City  string `json:"city" jsonschema:"the city to report on"`
+		Units string `json:"units,omitempty" jsonschema:"the units of the temperature"`
+		Days  int    `json:"days,omitempty" jsonschema:"how many days to forecast"`
+	}
+	forecast := agentbox.NewTool("forecast", "Forecast the weather of a city.",
+		func(ctx context.Context, env *agentbox.Env, in args) (string, error) {
+			return fmt.Sprintf("%s, %d days, in %s: sunny", in.City, in.Days, in.Units), nil
+		},
+		agentbox.EditSchema(func(s *jsonschema.Schema) {
+			s.Properties["units"].Enum = []any{"celsius", "fahrenheit"}
+			s.Properties["units"].Default = json.RawMessage(`"celsius"`)
+			s.Properties["days"].Minimum = jsonschema.Ptr(1.0)
+			s.Properties["days"].Maximum = jsonschema.Ptr(14.0)
+			s.Properties["days"].Default = json.RawMessage(`3`)
+		}))
+	fmt.Println(string(forecast.Spec().Parameters))
+
+	provider := agentboxtest.NewProvider(
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "c1", Name: "forecast", Args: `{"city":"Lisbon"}`}}},
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "c2", Name: "forecast", Args: `{"city":"Porto","units":"kelvin","days":30}`}}},
+		agentboxtest.Reply("Sunny."),
+	)
+	agent := agentbox.New(provider, agentbox.Options{Tools: []agentbox.Tool{forecast}})
+	for ev := range agent.Run(context.Background(), "Weather in Lisbon and Porto?") {
+		if r, ok := ev.(agentbox.ToolResult); ok {
+			fmt.Println(r.ID, r.Output)
+		}
+	}
+	// Output:
+	// {"type":"object","properties":{"city":{"type":"string","description":"the city to report on"},"units":{"type":"string","description":"the units of the temperature","default":"celsius","enum":["celsius","fahrenheit"]},"days":{"type":"integer","description":"how many days to forecast","default":3,"minimum":1,"maximum":14}},"required":["city"],"additionalProperties":false}
+	// c1 Lisbon, 3 days, in celsius: sunny
+	// c2 Error: invalid arguments: 2 problems:
+	// - days: 30 is more than the maximum, 14
+	// - units: "kelvin" is not one of "celsius", "fahrenheit"
+}
+
+// A tool whose schema is written by hand, here with a $ref and anyOf, and
+// whose arguments come as the model wrote them.
+func ExampleNewToolWithSchema() {
+	var schema jsonschema.Schema
+	err := json.Unmarshal([]byte(`{
+		"type": "object",
+		"properties": {
+			"shape": {"$ref": "#/$defs/shape"},
+			"size": {"anyOf": [{"type": "integer", "minimum": 1}, {"enum": ["small", "large"]}]}
+		},
+		"required": ["shape"],
+		"additionalProperties": false,
+		"$defs": {"shape": {"enum": ["circle", "square"]}}
+	}`), &schema)
+	if err != nil {
+		panic(err)
+	}
+	draw, err := agentbox.NewToolWithSchema("draw", "Draw a shape.", &schema,
+		func(ctx context.Context, env *agentbox.Env, in json.RawMessage) (string, error) {
+			return "drew " + string(in), nil
+		})
+	if err != nil {
+		panic(err)
+	}
+	provider := agentboxtest.NewProvider(
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "c1", Name: "draw", Args: `{"shape":"circle","size":"small"}`}}},
+		agentboxtest.Step{Calls: []agentboxtest.Call{{ID: "c2", Name: "draw", Args: `{"size":0,"color":"red"}`}}},
+		agentboxtest.Reply("Drawn."),
+	)
+	agent := agentbox.New(provider, agentbox.Options{Tools: []agentbox.Tool{draw}})
+	for ev := range agent.Run(context.Background(), "Draw a small circle") {
+		if r, ok := ev.(agentbox.ToolResult); ok {
+			fmt.Println(r.ID, r.Output)
+		}
+	}
+
+	// A schema that is no object is refused.
+	_, err = agentbox.NewToolWithSchema("echo", "Echo.", &jsonschema.Schema{Type: "string"},
+		func(ctx context.Context, env *agentbox.Env, in string) (string, error) { return in, nil })
+	fmt.Println(err)
+	// Output:
+	// c1 drew {"shape":"circle","size":"small"}
+	// c2 Error: invalid arguments: 3 problems:
+	// - missing required property "shape"
+	// - size: anyOf: did not validate against any of [<anonymous schema> <anonymous schema>]: minimum: 0/1 is less than 1.000000; enum: 0 does not equal any of: [small large]
+	// - unexpected property "color"; the properties are "shape", "size"
+	// agentbox.NewToolWithSchema "echo": the arguments are a JSON object, which a string cannot hold: use a struct, a map with string keys or json.RawMessage
 }

@@ -29,24 +29,36 @@ const (
 // listSkipped are directories list_files shows but does not descend into.
 var listSkipped = map[string]bool{".git": true, "node_modules": true, ".next": true, "dist": true, "build": true, "__pycache__": true, ".venv": true, "vendor": true, ".cache": true}
 
-type fileArg struct {
-	Path    string `json:"path" jsonschema:"path of the file, relative to the workspace, e.g. src/app.js"`
+// A FileArg is one file of [WriteFileArgs].
+type FileArg struct {
+	// Path is the file's path, relative to the workspace.
+	Path string `json:"path" jsonschema:"path of the file, relative to the workspace, e.g. src/app.js"`
+	// Content is the whole content of the file.
 	Content string `json:"content" jsonschema:"the complete content of the file"`
 }
 
-type writeFileArgs struct {
-	Files []fileArg `json:"files" jsonschema:"the files to write, one or more"`
+// WriteFileArgs are the arguments of the built-in tool write_file, which
+// creates or overwrites whole files, making parent directories:
+//
+//	{"files": [{"path": "src/app.js", "content": "..."}, ...]}
+//
+// files (one or more) and each file's path and content are required; no
+// other property is allowed. It returns "Wrote 2 files:" and a line per
+// file with its path and size in bytes. It is an [ExclusiveTool].
+type WriteFileArgs struct {
+	// Files are the files to write, at least one.
+	Files []FileArg `json:"files" jsonschema:"the files to write, one or more"`
 }
 
 func writeFileTool() Tool {
-	schema := mustSchema[writeFileArgs]()
+	schema := mustSchema[WriteFileArgs]()
 	schema.Properties["files"].MinItems = jsonschema.Ptr(1)
 	return Exclusive(newTypedTool("write_file",
 		"Create or overwrite files in the workspace. Give one or more files, each with its path (relative to the workspace) and its complete content; parent directories are created. An existing file is replaced entirely, so include all of its content. Returns the paths written and their sizes.",
 		schema, writeFiles))
 }
 
-func writeFiles(ctx context.Context, env *Env, in writeFileArgs) (string, error) {
+func writeFiles(ctx context.Context, env *Env, in WriteFileArgs) (string, error) {
 	sb, err := env.Sandbox(ctx)
 	if err != nil {
 		return "", err
@@ -72,14 +84,28 @@ func writeFiles(ctx context.Context, env *Env, in writeFileArgs) (string, error)
 	return b.String(), nil
 }
 
-type readFileArgs struct {
-	Path   string `json:"path" jsonschema:"path of the file, relative to the workspace"`
-	Offset int    `json:"offset,omitempty" jsonschema:"first line to return, counting from 1; default 1"`
-	Limit  int    `json:"limit,omitempty" jsonschema:"most lines to return; default 2000"`
+// ReadFileArgs are the arguments of the built-in tool read_file, which reads
+// a text file:
+//
+//	{"path": "src/app.js", "offset": 1, "limit": 2000}
+//
+// path is required; offset (the first line, from 1) and limit (most lines,
+// default 2000) are optional, at least 1. It returns the lines as stored,
+// without line numbers, each cut to 2,000 characters; a result that stops
+// early ends with "[more lines follow: read on with offset N]". An empty
+// file gives "(the file is empty)"; a binary file, or one read past 64 MB,
+// an error.
+type ReadFileArgs struct {
+	// Path is the file's path, relative to the workspace.
+	Path string `json:"path" jsonschema:"path of the file, relative to the workspace"`
+	// Offset is the first line to return, from 1; 0 means 1.
+	Offset int `json:"offset,omitempty" jsonschema:"first line to return, counting from 1; default 1"`
+	// Limit is the most lines to return; 0 means 2000.
+	Limit int `json:"limit,omitempty" jsonschema:"most lines to return; default 2000"`
 }
 
 func readFileTool() Tool {
-	schema := mustSchema[readFileArgs]()
+	schema := mustSchema[ReadFileArgs]()
 	schema.Properties["offset"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["limit"].Minimum = jsonschema.Ptr(1.0)
 	return newTypedTool("read_file",
@@ -87,7 +113,7 @@ func readFileTool() Tool {
 		schema, readFile)
 }
 
-func readFile(ctx context.Context, env *Env, in readFileArgs) (string, error) {
+func readFile(ctx context.Context, env *Env, in ReadFileArgs) (string, error) {
 	sb, err := env.Sandbox(ctx)
 	if err != nil {
 		return "", err
@@ -219,13 +245,25 @@ func readLine(r *bufio.Reader) (string, error) {
 	}
 }
 
-type listFilesArgs struct {
-	Path  string `json:"path,omitempty" jsonschema:"directory to list, relative to the workspace; default the workspace itself"`
-	Depth int    `json:"depth,omitempty" jsonschema:"how many directory levels to show: 1 shows only the directory's own entries; default 3, at most 8"`
+// ListFilesArgs are the arguments of the built-in tool list_files, which
+// lists a directory recursively:
+//
+//	{"path": "src", "depth": 3}
+//
+// Both are optional: path defaults to the workspace, depth (1 to 8) to 3.
+// It returns a line per entry, its path relative to the workspace:
+// "src/app.js (120 bytes)", "src/lib/" for a directory, with "(not listed)"
+// for dependency and build directories (node_modules, .git, dist and the
+// like) and "(deeper levels not listed)" at the depth; at most 500 entries.
+type ListFilesArgs struct {
+	// Path is the directory to list; "" means the workspace.
+	Path string `json:"path,omitempty" jsonschema:"directory to list, relative to the workspace; default the workspace itself"`
+	// Depth is how many levels to show, 1 to 8; 0 means 3.
+	Depth int `json:"depth,omitempty" jsonschema:"how many directory levels to show: 1 shows only the directory's own entries; default 3, at most 8"`
 }
 
 func listFilesTool() Tool {
-	schema := mustSchema[listFilesArgs]()
+	schema := mustSchema[ListFilesArgs]()
 	schema.Properties["depth"].Minimum = jsonschema.Ptr(1.0)
 	schema.Properties["depth"].Maximum = jsonschema.Ptr(float64(listMaxDepth))
 	return newTypedTool("list_files",
@@ -233,7 +271,7 @@ func listFilesTool() Tool {
 		schema, listFiles)
 }
 
-func listFiles(ctx context.Context, env *Env, in listFilesArgs) (string, error) {
+func listFiles(ctx context.Context, env *Env, in ListFilesArgs) (string, error) {
 	sb, err := env.Sandbox(ctx)
 	if err != nil {
 		return "", err
@@ -298,20 +336,32 @@ func listFiles(ctx context.Context, env *Env, in listFilesArgs) (string, error) 
 
 var errListFull = errors.New("listing is full")
 
-type editFileArgs struct {
-	Path       string `json:"path" jsonschema:"path of the file, relative to the workspace"`
-	OldString  string `json:"old_string" jsonschema:"the exact text to replace, including whitespace and indentation; it must occur exactly once unless replace_all is true"`
-	NewString  string `json:"new_string" jsonschema:"the text to put in its place"`
-	ReplaceAll bool   `json:"replace_all,omitempty" jsonschema:"replace every occurrence instead of exactly one"`
+// EditFileArgs are the arguments of the built-in tool edit_file, which
+// replaces text in an existing file:
+//
+//	{"path": "src/app.js", "old_string": "let n = 0", "new_string": "let n = 1", "replace_all": false}
+//
+// path, old_string and new_string are required; old_string must occur
+// exactly once unless replace_all is true. It returns "Edited src/app.js:
+// replaced 1 occurrence." It is an [ExclusiveTool].
+type EditFileArgs struct {
+	// Path is the file's path, relative to the workspace.
+	Path string `json:"path" jsonschema:"path of the file, relative to the workspace"`
+	// OldString is the exact text to replace.
+	OldString string `json:"old_string" jsonschema:"the exact text to replace, including whitespace and indentation; it must occur exactly once unless replace_all is true"`
+	// NewString is the text to put in its place.
+	NewString string `json:"new_string" jsonschema:"the text to put in its place"`
+	// ReplaceAll replaces every occurrence rather than exactly one.
+	ReplaceAll bool `json:"replace_all,omitempty" jsonschema:"replace every occurrence instead of exactly one"`
 }
 
 func editFileTool() Tool {
 	return Exclusive(newTypedTool("edit_file",
 		"Replace text in an existing file of the workspace. old_string must match the file exactly, whitespace included, and occur exactly once; if it occurs several times, include more surrounding lines to make it unique, or set replace_all. Returns how many occurrences were replaced. To create a file, use write_file.",
-		mustSchema[editFileArgs](), editFile))
+		mustSchema[EditFileArgs](), editFile))
 }
 
-func editFile(ctx context.Context, env *Env, in editFileArgs) (string, error) {
+func editFile(ctx context.Context, env *Env, in EditFileArgs) (string, error) {
 	if in.OldString == "" {
 		return "", errors.New("old_string is empty; to create or rewrite a whole file, use write_file")
 	}

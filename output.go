@@ -4,8 +4,82 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
+
+// Bounds of the batching of a tool call's output into ToolOutput events.
+const (
+	// OutputBatchBytes is the most output one ToolOutput event gathers from
+	// a tool's writes: a write of that size or more is an event of its own.
+	OutputBatchBytes = 32 << 10
+	// OutputBatchDelay is the longest a write to [Env.Stdout] or
+	// [Env.Stderr] waits before its ToolOutput event is sent.
+	OutputBatchDelay = 50 * time.Millisecond
+)
+
+// outputBatch gathers the writes of a tool call to its Env's Stdout and
+// Stderr into fewer ToolOutput events, so that a command writing a byte at a
+// time does not make an event per byte. A batch holds writes of one stream,
+// in order; it is sent when a write of the other stream comes (so the
+// streams interleave as written), when it would pass OutputBatchBytes, when
+// OutputBatchDelay has passed since its first write, before a Preview event,
+// and when the call returns, before its ToolResult. Its methods are called
+// with the Env's mu held.
+type outputBatch struct {
+	stream  string
+	pending []byte
+	timer   *time.Timer // sends the batch once OutputBatchDelay has passed
+}
+
+// add adds p, written to stream, to the batch, sending what it held first
+// when p is of another stream or would make it too large.
+func (b *outputBatch) add(e *Env, stream string, p []byte) {
+	if len(b.pending) > 0 && (stream != b.stream || len(b.pending)+len(p) > OutputBatchBytes) {
+		b.flush(e)
+	}
+	if len(p) >= OutputBatchBytes {
+		e.emit(ToolOutput{Step: e.step, ID: e.id, Stream: stream, Text: string(p)})
+		return
+	}
+	if len(b.pending) == 0 {
+		b.stream = stream
+		if b.timer == nil {
+			b.timer = time.AfterFunc(OutputBatchDelay, func() {
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				if !e.closed {
+					b.flush(e)
+				}
+			})
+		} else {
+			b.timer.Reset(OutputBatchDelay)
+		}
+	}
+	b.pending = append(b.pending, p...)
+}
+
+// flush sends what the batch holds.
+func (b *outputBatch) flush(e *Env) {
+	if len(b.pending) == 0 {
+		return
+	}
+	text := string(b.pending)
+	b.pending = b.pending[:0]
+	if e.emit != nil {
+		e.emit(ToolOutput{Step: e.step, ID: e.id, Stream: b.stream, Text: text})
+	}
+}
+
+// end sends what the batch holds, once the call has returned, and stops
+// its timer.
+func (b *outputBatch) end(e *Env) {
+	b.flush(e)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.pending = nil
+}
 
 // capText returns s if it has at most max bytes, else its head and tail with
 // a marker saying how much was left out between them.

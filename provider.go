@@ -145,6 +145,16 @@ type Usage struct {
 // TotalTokens is the sum of prompt and completion tokens.
 func (u Usage) TotalTokens() int64 { return u.PromptTokens + u.CompletionTokens }
 
+// String says what the usage is in words: "1200 in, 85 out tokens", with
+// the cost when there is one ("…, $0.0031").
+func (u Usage) String() string {
+	s := strconv.FormatInt(u.PromptTokens, 10) + " in, " + strconv.FormatInt(u.CompletionTokens, 10) + " out tokens"
+	if u.Cost > 0 {
+		s += ", $" + strconv.FormatFloat(u.Cost, 'f', -1, 64)
+	}
+	return s
+}
+
 // Add adds v to u.
 func (u *Usage) Add(v Usage) {
 	u.PromptTokens += v.PromptTokens

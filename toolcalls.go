@@ -55,7 +55,10 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 	}
 	r.send(ev)
 
-	var out string
+	var (
+		out  string
+		exit *Exit
+	)
 	tool := a.tools[call.Name]
 	switch size, over := r.oversized[call.ID]; {
 	case over:
@@ -66,19 +69,25 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 	case tool == nil:
 		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(a.toolNames(), ", "))
 	case err == nil:
-		out, err = r.invoke(ctx, tool, call, args)
+		out, exit, err = r.invoke(ctx, tool, call, args)
 	}
 	content := capText(toolContent(out, err), a.opts.MaxToolOutput)
-	res := ToolResult{Step: r.steps, ID: call.ID, Name: call.Name, Output: content, Err: err, Duration: time.Since(started)}
+	res := ToolResult{Step: r.steps, ID: call.ID, Name: call.Name, Output: content, Err: err, Exit: exit, Duration: time.Since(started)}
 	r.send(res)
-	a.log.Debug("agentbox tool call", "step", r.steps, "id", call.ID, "tool", call.Name,
+	attrs := []any{"step", r.steps, "id", call.ID, "tool", call.Name,
 		"args_bytes", len(call.Arguments), "output_bytes", len(content),
-		"duration", res.Duration, "error", logText(err))
+		"duration", res.Duration, "error", logText(err)}
+	if exit != nil {
+		attrs = append(attrs, "exit_code", exit.Code)
+	}
+	a.log.Debug("agentbox tool call", attrs...)
 	return Message{Role: RoleTool, ToolCallID: call.ID, Name: call.Name, Content: content}
 }
 
-// invoke calls the tool with its timeout, turning a panic into an error.
-func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.RawMessage) (out string, err error) {
+// invoke calls the tool with its timeout, turning a panic into an error,
+// and returns what it returned and how the command it ran ended, if it
+// reported that.
+func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.RawMessage) (out string, exit *Exit, err error) {
 	timeout := r.agent.opts.ToolTimeout
 	errTimeout := fmt.Errorf("%s timed out after %s and was stopped", call.Name, timeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
@@ -86,12 +95,13 @@ func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.Ra
 	defer func() {
 		if v := recover(); v != nil {
 			r.agent.log.Error("agentbox: tool panicked", "tool", call.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			out, err = "", fmt.Errorf("%s failed with an internal error (panic: %v)", call.Name, v)
+			out, exit, err = "", nil, fmt.Errorf("%s failed with an internal error (panic: %v)", call.Name, v)
 		}
 	}()
 	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolOutput, sandbox: r.sandbox.get, emit: r.send}
 	defer env.close()
 	out, err = tool.Call(ctx, env, args)
+	exit = env.result()
 	switch {
 	case err == nil || context.Cause(ctx) != errTimeout:
 	case !errors.Is(err, errTimeout):
@@ -100,7 +110,7 @@ func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.Ra
 		// The tool returned the cause: said once, matching a deadline.
 		err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 	}
-	return out, err
+	return out, exit, err
 }
 
 // normalizeArgs turns the model's argument text into a JSON object: empty

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -45,14 +48,21 @@ func isExclusive(t Tool) bool {
 }
 
 // BuiltinTools returns new instances of the tools a coding agent needs:
-// write_file, read_file, list_files, edit_file, run_command, start_process
-// and stop_process. They work on every [Sandbox]; start_process and
-// stop_process need a [ProcessStarter] and preview URLs a [Previewer], and
+// write_file, read_file, list_files, edit_file, run_command, start_process,
+// stop_process and process_output. They work on every [Sandbox];
+// start_process, stop_process and process_output need a [ProcessStarter]
+// (process_output's arguments: see [ProcessLogBytes]) and preview URLs a [Previewer], and
 // tell the model so when the sandbox lacks them.
+//
+// Each tool's arguments, and the text it returns, are documented on its
+// argument type ([WriteFileArgs], [ReadFileArgs], [ListFilesArgs],
+// [EditFileArgs], [RunCommandArgs], [StartProcessArgs], [StopProcessArgs]),
+// into which a [ToolStart]'s Args decode; its JSON Schema, which the model
+// sees, is in its Spec().Parameters.
 func BuiltinTools() []Tool {
 	return []Tool{
 		writeFileTool(), readFileTool(), listFilesTool(), editFileTool(),
-		runCommandTool(), startProcessTool(), stopProcessTool(),
+		runCommandTool(), startProcessTool(), stopProcessTool(), processOutputTool(),
 	}
 }
 
@@ -66,7 +76,28 @@ type Env struct {
 	emit    func(Event)
 
 	mu     sync.Mutex
-	closed bool // the call returned: output written now is dropped
+	closed bool        // the call returned: output written now is dropped
+	exit   *Exit       // set by SetExit
+	out    outputBatch // output not yet sent as ToolOutput events (output.go)
+}
+
+// SetExit records how the command the call ran ended; the call's
+// [ToolResult] carries it as Exit. A tool that runs a command calls it once
+// the command has ended, whatever the text it returns says; a later call
+// replaces an earlier one, and a call after the tool returned is ignored.
+func (e *Env) SetExit(x Exit) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.exit = &x
+	}
+}
+
+// result returns what SetExit recorded, or nil.
+func (e *Env) result() *Exit {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.exit
 }
 
 // CallID is the ID of the tool call.
@@ -82,7 +113,8 @@ func (e *Env) Sandbox(ctx context.Context) (Sandbox, error) {
 }
 
 // Stdout returns a writer whose writes reach the caller as [ToolOutput]
-// events of stream "stdout".
+// events of stream "stdout", gathered into events of up to [OutputBatchBytes]
+// sent within [OutputBatchDelay], and all before the call's [ToolResult].
 func (e *Env) Stdout() io.Writer { return outputWriter{e, "stdout"} }
 
 // Stderr is like Stdout, for stream "stderr".
@@ -94,6 +126,7 @@ func (e *Env) Preview(port int, url string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.closed && e.emit != nil {
+		e.out.flush(e)
 		e.emit(Preview{Step: e.step, ID: e.id, Port: port, URL: url})
 	}
 }
@@ -111,7 +144,7 @@ func (w outputWriter) Write(p []byte) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(p) > 0 && !e.closed && e.emit != nil {
-		e.emit(ToolOutput{Step: e.step, ID: e.id, Stream: w.stream, Text: string(p)})
+		e.out.add(e, w.stream, p)
 	}
 	return len(p), nil
 }
@@ -119,6 +152,7 @@ func (w outputWriter) Write(p []byte) (int, error) {
 // close ends the call's streaming.
 func (e *Env) close() {
 	e.mu.Lock()
+	e.out.end(e)
 	e.closed = true
 	e.mu.Unlock()
 }
@@ -130,48 +164,166 @@ func (e *Env) outputLimit() int {
 }
 
 // NewTool returns a [Tool] whose arguments are a JSON object decoded into In,
-// a struct type. The schema the model sees is derived from In: exported
-// fields by their json names, required unless tagged omitempty or omitzero,
-// described by their `jsonschema:"..."` tags, no other properties allowed.
-// Arguments are checked against that schema before fn is called, and a
-// mismatch is returned to the model as an error naming what is wrong.
+// a struct type (or a map with string keys). The schema the model sees is
+// derived from In: exported fields by their json names, required unless
+// tagged omitempty or omitzero, described by their `jsonschema:"..."` tags,
+// no other properties allowed. A jsonschema tag is only a description:
+// keywords such as enum, minimum, pattern or default are added with
+// [EditSchema], and a schema written by hand is given to
+// [NewToolWithSchema].
 //
-// NewTool panics if In has no JSON Schema (a channel or function field, for
-// instance): that is a programming error, found on the first run of the code.
-func NewTool[In any](name, description string, fn func(ctx context.Context, env *Env, in In) (string, error)) Tool {
+// Arguments are checked against the schema before fn is called, and when
+// they do not fit, the model gets an error matching [ErrInvalidArguments]
+// that names every problem found and where it is (up to a dozen), such as
+// `files[0]: missing required property "content"`. Properties left out that
+// have a default in the schema get it before the arguments are decoded.
+//
+// NewTool panics when the schema cannot be made or used: In has no JSON
+// Schema (a channel or function field, for instance), a jsonschema tag is
+// not a plain description, an edit made it invalid, or it does not describe
+// a JSON object, as a tool's arguments always are (NewTool[string], say).
+// Those are programming errors, found on the first run of the code.
+func NewTool[In any](name, description string, fn func(ctx context.Context, env *Env, in In) (string, error), opts ...ToolOption) Tool {
 	schema, err := jsonschema.For[In](nil)
+	if err != nil {
+		hint := ""
+		if strings.Contains(err.Error(), "tag must not begin with") {
+			hint = " (a jsonschema tag is only a description: add keywords with agentbox.EditSchema)"
+		}
+		panic(fmt.Sprintf("agentbox.NewTool %q: %v%s", name, err, hint))
+	}
+	for _, opt := range opts {
+		opt.edit(schema)
+	}
+	t, err := newTool(name, description, schema, fn)
 	if err != nil {
 		panic(fmt.Sprintf("agentbox.NewTool %q: %v", name, err))
 	}
-	return newTypedTool(name, description, schema, fn)
+	return t
 }
 
-func newTypedTool[In any](name, description string, schema *jsonschema.Schema, fn func(context.Context, *Env, In) (string, error)) *typedTool[In] {
-	resolved, err := schema.Resolve(nil)
+// NewToolWithSchema returns a [Tool] whose arguments must fit schema, a JSON
+// Schema (draft 2020-12 or draft-07) written by hand or loaded from a file,
+// and are then decoded into In: a struct, a map with string keys, or
+// [json.RawMessage] to get them as the model wrote them. Arguments are
+// checked, and defaults applied, as [NewTool] does. The tool keeps schema:
+// do not change it afterwards.
+//
+// The error says why the schema cannot be used: it is invalid, it does not
+// describe a JSON object (its type must be "object"), or In cannot hold one.
+func NewToolWithSchema[In any](name, description string, schema *jsonschema.Schema, fn func(ctx context.Context, env *Env, in In) (string, error)) (Tool, error) {
+	if schema == nil {
+		return nil, fmt.Errorf("agentbox.NewToolWithSchema %q: the schema is nil", name)
+	}
+	if err := holdsObject(reflect.TypeFor[In]()); err != nil {
+		return nil, fmt.Errorf("agentbox.NewToolWithSchema %q: %w", name, err)
+	}
+	t, err := newTool(name, description, schema, fn)
 	if err != nil {
-		panic(fmt.Sprintf("agentbox.NewTool %q: %v", name, err))
+		return nil, fmt.Errorf("agentbox.NewToolWithSchema %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// A ToolOption changes a tool [NewTool] makes.
+type ToolOption struct {
+	edit func(*jsonschema.Schema)
+}
+
+// EditSchema returns an option that lets edit change the schema NewTool
+// derived from the argument type before the tool uses it: to add enum,
+// minimum, maximum, pattern, default or examples to a property, or items
+// bounds to a list, say.
+func EditSchema(edit func(s *jsonschema.Schema)) ToolOption {
+	return ToolOption{edit: edit}
+}
+
+// holdsObject returns an error when json.Unmarshal cannot decode a JSON
+// object into a value of type t.
+func holdsObject(t reflect.Type) error {
+	if t == reflect.TypeFor[json.RawMessage]() {
+		return nil
+	}
+	u := t
+	for u.Kind() == reflect.Pointer {
+		u = u.Elem()
+	}
+	switch {
+	case u.Kind() == reflect.Struct, u.Kind() == reflect.Interface,
+		u.Kind() == reflect.Map && u.Key().Kind() == reflect.String:
+		return nil
+	}
+	return fmt.Errorf("the arguments are a JSON object, which a %s cannot hold: use a struct, a map with string keys or json.RawMessage", t)
+}
+
+// objectSchema returns an error unless s describes a JSON object and
+// nothing else (null aside, which arguments never are).
+func objectSchema(s *jsonschema.Schema) error {
+	types := s.Types
+	if s.Type != "" {
+		types = []string{s.Type}
+	}
+	if slices.Contains(types, "object") && !slices.ContainsFunc(types, func(t string) bool { return t != "object" && t != "null" }) {
+		return nil
+	}
+	b, _ := json.Marshal(s)
+	return fmt.Errorf("the schema must have type \"object\", as a tool's arguments are a JSON object; it is %s", capText(string(b), 200))
+}
+
+// newTool returns a tool checking its arguments against schema.
+func newTool[In any](name, description string, schema *jsonschema.Schema, fn func(context.Context, *Env, In) (string, error)) (*typedTool[In], error) {
+	if err := objectSchema(schema); err != nil {
+		return nil, err
+	}
+	resolved, err := schema.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
+	if err != nil {
+		return nil, fmt.Errorf("invalid schema: %w", err)
 	}
 	params, err := json.Marshal(schema)
 	if err != nil {
-		panic(fmt.Sprintf("agentbox.NewTool %q: %v", name, err))
+		return nil, fmt.Errorf("invalid schema: %w", err)
 	}
 	return &typedTool[In]{
 		spec:     ToolSpec{Name: name, Description: description, Parameters: params},
 		resolved: resolved,
+		checker:  newArgsChecker(schema, resolved),
+		defaults: hasDefaults(schema),
 		fn:       fn,
+	}, nil
+}
+
+// newTypedTool is newTool for the built-in tools, whose schemas are known
+// to be good.
+func newTypedTool[In any](name, description string, schema *jsonschema.Schema, fn func(context.Context, *Env, In) (string, error)) *typedTool[In] {
+	t, err := newTool(name, description, schema, fn)
+	if err != nil {
+		panic(fmt.Sprintf("agentbox.NewTool %q: %v", name, err))
 	}
+	return t
+}
+
+// hasDefaults reports whether a property of s has a default.
+func hasDefaults(s *jsonschema.Schema) bool {
+	for _, p := range s.Properties {
+		if p != nil && p.Default != nil {
+			return true
+		}
+	}
+	return false
 }
 
 type typedTool[In any] struct {
 	spec     ToolSpec
 	resolved *jsonschema.Resolved
+	checker  *argsChecker
+	defaults bool // properties have defaults to apply
 	fn       func(context.Context, *Env, In) (string, error)
 }
 
 func (t *typedTool[In]) Spec() ToolSpec { return t.spec }
 
 func (t *typedTool[In]) Call(ctx context.Context, env *Env, args json.RawMessage) (string, error) {
-	in, err := decodeArgs[In](t.resolved, args)
+	in, err := t.decode(args)
 	if err != nil {
 		return "", err
 	}
@@ -182,22 +334,32 @@ func (t *typedTool[In]) Call(ctx context.Context, env *Env, args json.RawMessage
 // model's arguments are not JSON or do not fit the tool's schema.
 var ErrInvalidArguments = errors.New("invalid arguments")
 
-// maxArgumentError is the most bytes of a schema or decoding error that an
-// invalid arguments error quotes.
+// maxArgumentError is the most bytes of a decoding error that an invalid
+// arguments error quotes.
 const maxArgumentError = 400
 
-// decodeArgs checks args against the schema and decodes them into In.
-func decodeArgs[In any](resolved *jsonschema.Resolved, args json.RawMessage) (In, error) {
+// decode checks args against the schema, applies its defaults and decodes
+// them into In.
+func (t *typedTool[In]) decode(args json.RawMessage) (In, error) {
 	var in In
 	var generic any
 	if err := json.Unmarshal(args, &generic); err != nil {
 		return in, fmt.Errorf("%w: not valid JSON: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
 	}
+	if err := t.checker.check(generic); err != nil {
+		return in, err
+	}
+	if t.defaults {
+		if err := t.resolved.ApplyDefaults(&generic); err != nil {
+			return in, fmt.Errorf("%w: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
+		}
+		var err error
+		if args, err = json.Marshal(generic); err != nil {
+			return in, fmt.Errorf("%w: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
+		}
+	}
 	// The errors quote the model's values and names: capped, as they go
 	// back to the model and out in events.
-	if err := resolved.Validate(generic); err != nil {
-		return in, fmt.Errorf("%w: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
-	}
 	if err := json.Unmarshal(args, &in); err != nil {
 		return in, fmt.Errorf("%w: %s", ErrInvalidArguments, capText(err.Error(), maxArgumentError))
 	}

@@ -147,6 +147,13 @@ const (
 //	OutputFloodCanceled yes, the run cancelled after 500 ms
 //	BackgroundFlood     start_process of yes to stdout and stderr and of
 //	                    cat /dev/urandom, left running; 3 steps
+//	ProcessOutputFlood  start_process of yes twice, left running, and of
+//	                    yes | head -c 2000000 ProcessLogsPerSandbox + 2
+//	                    times, then process_output of each (waiting up to
+//	                    30 s), twice, of an unknown ID and of one of
+//	                    100,000 bytes: the floods of the running and the
+//	                    latest processes read, the others and the unknown
+//	                    IDs errors; ProcessLogsPerSandbox + 6 steps
 //	IgnoreSIGTERM       a command and processes ignoring SIGTERM, SIGINT
 //	                    and SIGHUP: killed by the timeout (an error), by
 //	                    stop_process (no error), by Close; 4 steps
@@ -446,13 +453,13 @@ func counted(sb agentbox.Sandbox, c *closeCounter) agentbox.Sandbox {
 	pv, isPV := sb.(agentbox.Previewer)
 	switch {
 	case isPS && isPV:
-		return struct {
+		return &struct { // a pointer, as process_output keeps output by sandbox pointer
 			*closeCounter
 			agentbox.ProcessStarter
 			agentbox.Previewer
 		}{c, ps, pv}
 	case isPS:
-		return struct {
+		return &struct {
 			*closeCounter
 			agentbox.ProcessStarter
 		}{c, ps}

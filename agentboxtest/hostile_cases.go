@@ -36,6 +36,7 @@ var hostileCases = []hostileCase{
 	{name: "OutputFlood", shell: true, test: testOutputFlood},
 	{name: "OutputFloodCanceled", shell: true, test: testOutputFloodCanceled},
 	{name: "BackgroundFlood", shell: true, processes: true, test: testBackgroundFlood},
+	{name: "ProcessOutputFlood", shell: true, processes: true, test: testProcessOutputFlood},
 	{name: "IgnoreSIGTERM", shell: true, processes: true, test: testIgnoreSIGTERM},
 	{name: "ForkTree", shell: true, test: testForkTree},
 	{name: "ManyProcesses", processes: true, test: testManyProcesses},
@@ -446,6 +447,60 @@ func testBackgroundFlood(t *testing.T, h *hostile) {
 		),
 		budget: within(3, T),
 	})
+}
+
+// testProcessOutputFlood starts more flooding processes than process_output
+// keeps the output of, and reads them all, and unknown and huge IDs.
+func testProcessOutputFlood(t *testing.T, h *hostile) {
+	T := h.opts.ToolTimeout
+	m := h.marker()
+	// Two floods run on; the others end after 2 MB, at once, so that the
+	// step does not take a second per start.
+	const procs = agentbox.ProcessLogsPerSandbox + 4
+	var starts []Call
+	for i := range procs {
+		line := "yes flood"
+		if i >= 2 {
+			line = "yes flood | head -c 2000000"
+		}
+		starts = append(starts, call(fmt.Sprintf("start%d", i), "start_process", map[string]any{"command": h.cmd(m, line)}))
+	}
+	read := func(results map[string]string) Step {
+		var cs []Call
+		for i := range procs {
+			id := "unknown"
+			if sm := processID.FindStringSubmatch(results[fmt.Sprintf("start%d", i)]); sm != nil {
+				id = sm[1]
+			}
+			cs = append(cs, call(fmt.Sprintf("read%d", i), "process_output", map[string]any{"id": id, "wait_seconds": 30}))
+		}
+		cs = append(cs,
+			call("unknown", "process_output", map[string]any{"id": "no such process"}),
+			call("huge", "process_output", map[string]any{"id": strings.Repeat("p", 100_000), "wait_seconds": 30}))
+		return calls(cs...)
+	}
+	o := h.play(t, attack{
+		marker: m,
+		moves:  []move{steps(calls(starts...))[0], read, read},
+		budget: within(procs+2, T),
+	})
+	wantError(t, o, "unknown", "no process has that ID")
+	wantError(t, o, "huge", "no process has that ID")
+	if r := o.result(t, "huge"); len(r.Output) > 1000 {
+		t.Errorf("process_output of a 100,000-byte ID returned %d bytes", len(r.Output))
+	}
+	// The output of the running floods and of the latest processes is
+	// kept: it is read, floods of "flood"; that of the oldest processes
+	// that ended is not.
+	for i := range procs {
+		r := o.result(t, fmt.Sprintf("read%d", i))
+		switch kept := i < 2 || i >= procs-agentbox.ProcessLogsPerSandbox+2; {
+		case kept && (r.Err != nil || !strings.Contains(r.Output, "flood\nflood\n")):
+			t.Errorf("process_output of the flood of start%d = %q, %v", i, capString(r.Output, 300), r.Err)
+		case !kept && r.Err == nil:
+			t.Errorf("process_output of start%d, whose output is no longer kept, = %q with no error", i, capString(r.Output, 300))
+		}
+	}
 }
 
 // processID is the ID in a start_process result.

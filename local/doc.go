@@ -18,6 +18,19 @@
 // the workspace are accepted. Only regular files are read and written: a
 // named pipe or a device made by a command is refused, never waited on.
 //
+// # Folders left behind
+//
+// A sandbox's private folder (HOME, TMPDIR and, unless [Config.Dir] is
+// given, the workspace) is agentbox-* in the system's temporary folder,
+// removed by Close. A program killed before Close leaves it behind; the
+// first New of a later program removes such folders, and [Clean] does on
+// demand. A folder is removed only when no program holds the lock on its
+// owner.lock file, which its sandbox keeps locked (flock) from the start
+// until Close: the kernel lets go of it when the program ends, SIGKILL
+// included, and a reused process ID cannot fool it. Live programs' folders,
+// other users', links and folders without a lock (made before this scheme)
+// are left alone.
+//
 // # Commands
 //
 // Commands run as /bin/bash -l -c CMD in the workspace, each in a session and

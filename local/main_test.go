@@ -42,6 +42,10 @@ func TestMain(m *testing.M) {
 		startAndWait(name)
 		return
 	}
+	if os.Getenv(holdEnv) != "" {
+		holdSandbox()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

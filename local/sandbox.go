@@ -18,6 +18,7 @@ type Sandbox struct {
 	dir         string   // the workspace: absolute, clean, symbolic links resolved
 	given       string   // the workspace as given, absolute and clean
 	state       string   // the sandbox's private folder: home/, tmp/ and, unless given, work/
+	lock        *os.File // the state folder's lock file, locked while the sandbox lives (stale.go)
 	home, tmp   string   // private HOME and TMPDIR, inside state
 	root        *os.Root // the workspace, for file operations
 	isolation   Isolation
@@ -49,11 +50,14 @@ var (
 	errGone   = fmt.Errorf("local: the workspace folder was removed or replaced: %w", agentbox.ErrSandboxGone)
 )
 
-// New makes a sandbox with cfg. ctx bounds only the making.
+// New makes a sandbox with cfg. ctx bounds only the making. The first New
+// of a program removes the folders that sandboxes of ended programs left
+// behind (see [Clean]).
 func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	cleanAtNew(ctx)
 	isolation, bwrap, err := chooseIsolation(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -103,6 +107,9 @@ func (s *Sandbox) makeFolders(dir string) error {
 		return fmt.Errorf("local: making the sandbox's folder: %w", err)
 	}
 	s.state = state
+	if s.lock, err = lockFolder(state); err != nil {
+		return err
+	}
 	if state, err = filepath.EvalSymlinks(state); err != nil {
 		return fmt.Errorf("local: %w", err)
 	}
@@ -232,7 +239,19 @@ func (s *Sandbox) removeFolders() error {
 	if s.state == "" {
 		return nil
 	}
-	return removeAll(s.state)
+	// The folder goes while it is locked, its lock file with it; only then
+	// is the lock let go.
+	if err := removeAll(s.state); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	lock := s.lock
+	s.lock = nil
+	s.mu.Unlock()
+	if lock != nil {
+		lock.Close()
+	}
+	return nil
 }
 
 // check returns an error when s is closed, its workspace is gone, or ctx is

@@ -33,6 +33,10 @@ type Config struct {
 	// Referer and Title identify the app to OpenRouter (HTTP-Referer and
 	// X-Title headers).
 	Referer, Title string
+	// Name is how errors and warnings name the provider (ProviderError's
+	// Provider, and the start of their text); empty means "openrouter".
+	// E.g. "ollama" for a local Ollama.
+	Name string
 	// HTTPClient sends the requests; nil means a client with no overall
 	// timeout (streams last), dial and header timeouts. It is not
 	// modified: a copy of it refuses redirects to other origins.

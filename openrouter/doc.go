@@ -42,12 +42,41 @@
 // Warning, which the agent reports as a non-fatal Error event. Nothing is
 // retried once a piece of the response was streamed.
 //
+// # Local model servers
+//
+// A BaseURL alone, with no key, talks to a model server on this machine (or
+// any OpenAI-compatible server); Name names it in errors:
+//
+//	// Ollama (ollama serve; ollama pull llama3.2): "llama3.2" finds "llama3.2:latest"
+//	openrouter.New(openrouter.Config{BaseURL: "http://localhost:11434/v1", Models: []string{"llama3.2"}, Name: "ollama"})
+//	// vLLM (vllm serve Qwen/Qwen3-8B): the model is its served name
+//	openrouter.New(openrouter.Config{BaseURL: "http://localhost:8000/v1", Models: []string{"Qwen/Qwen3-8B"}, Name: "vllm"})
+//	// llama.cpp's server (llama-server -hf ggml-org/gemma-3-4b-it-GGUF --jinja): any name is its model
+//	openrouter.New(openrouter.Config{BaseURL: "http://localhost:8080/v1", Models: []string{"gemma-3"}, Name: "llama.cpp"})
+//
+// or, from the environment, OPENROUTER_BASE_URL=http://localhost:11434/v1
+// and OPENROUTER_MODEL=llama3.2 with no OPENROUTER_API_KEY. Check works with
+// them: they have no /key, and their model lists (GET /models) come in
+// their own shapes — OpenAI's {"object":"list","data":[{"id",...}]},
+// Ollama's with tagged IDs (and "data": null when nothing is pulled), vLLM's
+// with max_model_len, llama.cpp's with "meta" and a "models" array, or in
+// router mode "aliases" — and a model missing from them is an error that
+// says which models the server has. [Provider.Models] lists them. Requests
+// ask for usage (stream_options.include_usage), which Ollama and vLLM send
+// only when asked; it has no cost. Tool calls that arrive whole in one
+// chunk, reasoning named reasoning_content (llama.cpp, vLLM, DeepSeek),
+// and their error bodies ({"object":"error",...} from vLLM, {"error":"..."}
+// or {"detail":"..."} elsewhere) are understood. A server started with a key
+// (vllm serve --api-key, llama-server --api-key) gets it as Config.APIKey.
+// openroutertest's Server plays each of them (Server.Kind).
+//
 // # The wire
 //
-// Requests are built and sent by openai-go (its client carries the key, the
-// base URL and the attribution headers), but from explicit options only:
-// OPENAI_* variables in the environment change nothing. Its retries are off,
-// since each retry here is reported.
+// Requests are built and sent with net/http alone: the key, the base URL
+// and the attribution headers come from Config only, and nothing from the
+// environment (OPENAI_* variables change nothing). Package openaigo
+// (openrouter/openaigo) sends the same requests through a caller's own
+// openai-go client instead; only programs that import it compile openai-go.
 //
 // The streamed body is decoded here rather than by openai-go's stream
 // decoder and accumulator, because those get OpenRouter wrong: the decoder

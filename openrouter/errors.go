@@ -18,15 +18,10 @@ const name = "openrouter"
 
 // statusError returns the error of a response with an error status and body.
 func statusError(resp *http.Response, body []byte, model string) *agentbox.ProviderError {
-	var wrapper struct {
-		Error *wireError `json:"error"`
-	}
-	var w wireError
-	if json.Unmarshal(body, &wrapper) == nil && wrapper.Error != nil {
-		w = *wrapper.Error
-	} else {
+	w := bodyError(body)
+	if w.Message == "" {
 		w.Message = strings.TrimSpace(string(body))
-		if len(w.Message) > 200 || w.Message == "" {
+		if len(w.Message) > 200 || w.Message == "" || json.Valid(body) {
 			w.Message = http.StatusText(resp.StatusCode)
 		}
 	}
@@ -43,6 +38,42 @@ func statusError(resp *http.Response, body []byte, model string) *agentbox.Provi
 	return e
 }
 
+// bodyError returns the error an error response's body holds, in the shape
+// OpenRouter, OpenAI, Ollama and llama.cpp send ({"error":{...}}), older
+// vLLM ({"object":"error","message":...}), Ollama's native API
+// ({"error":"..."}) or FastAPI ({"detail":"..."}); its Message is empty when
+// the body holds none of them.
+func bodyError(body []byte) wireError {
+	var wrapper struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &wrapper) == nil && len(wrapper.Error) > 0 {
+		var w wireError
+		if json.Unmarshal(wrapper.Error, &w) == nil && (w.Message != "" || len(w.Code) > 0 || w.Availability != nil) {
+			return w
+		}
+		var text string
+		if json.Unmarshal(wrapper.Error, &text) == nil {
+			return wireError{Message: text}
+		}
+	}
+	var top struct {
+		wireError
+		Detail json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(body, &top) != nil {
+		return wireError{}
+	}
+	if top.Message != "" {
+		return top.wireError
+	}
+	var detail string
+	if json.Unmarshal(top.Detail, &detail) == nil {
+		return wireError{Message: detail}
+	}
+	return wireError{}
+}
+
 // classify sets the kind, whether to retry and the hint of e, an error with
 // a status.
 func classify(e *agentbox.ProviderError, w *wireError) {
@@ -51,7 +82,7 @@ func classify(e *agentbox.ProviderError, w *wireError) {
 		availability = w.Availability.Code
 	}
 	switch status := e.StatusCode; {
-	case status == 400 && (availability == "model_not_found" || strings.Contains(e.Message, "not a valid model")):
+	case status == 400 && (availability == "model_not_found" || strings.Contains(e.Message, "not a valid model") || modelMissing(e.Message)):
 		e.Kind, e.Hint = agentbox.KindModelNotFound, "check the model ID at https://openrouter.ai/models, or use another model"
 	case status == 400:
 		e.Kind, e.Hint = agentbox.KindBadRequest, "the request was refused as malformed: check the model's parameters (tools, max tokens, reasoning)"
@@ -78,6 +109,15 @@ func classify(e *agentbox.ProviderError, w *wireError) {
 	if w.Availability != nil && w.Availability.Retryable {
 		e.Retryable = true
 	}
+}
+
+// modelMissing reports whether msg says that the model asked for does not
+// exist, as vLLM ("The model `x` does not exist."), Ollama ("model \"x\"
+// not found, try pulling it first") and llama.cpp's router ("model not
+// found") say it.
+func modelMissing(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "model") && (strings.Contains(m, "does not exist") || strings.Contains(m, "not found"))
 }
 
 // midStreamError returns the error a chunk reported during the stream.

@@ -14,8 +14,7 @@ import (
 //
 // net/http keeps the Authorization header on redirects to another port, a
 // subdomain or plain http, and a redirected POST resends the conversation.
-// openai-go refuses requests to other origins too, but only here is the
-// refusal told apart from a network failure: it is not retried.
+// The refusal is told apart from a network failure: it is not retried.
 func originClient(c *http.Client, base string) (*http.Client, error) {
 	u, err := url.Parse(base)
 	if err != nil {

@@ -2,6 +2,7 @@ package openrouter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,21 +12,23 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/internal/sse"
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 )
 
 // A Provider streams chat completions from OpenRouter, or from any
 // OpenAI-compatible server. It is safe for concurrent use.
 type Provider struct {
-	cfg    Config
-	client openai.Client
+	cfg        Config
+	client     *http.Client // cfg.HTTPClient, refusing redirects to other origins
+	base       *url.URL     // cfg.BaseURL, parsed
+	openRouter bool         // base is OpenRouter's API
+	name       string       // how errors name the provider
 }
 
 var _ agentbox.Provider = (*Provider)(nil)
@@ -56,23 +59,75 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The client is built from these options only: unlike
-	// openai.NewClient, nothing comes from OPENAI_* variables.
-	opts := []option.RequestOption{
-		option.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/") + "/"),
-		option.WithHTTPClient(hc),
-		option.WithMaxRetries(0), // retries are this package's: each is reported
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("openrouter: bad BaseURL %q: want an http or https URL such as %s", cfg.BaseURL, DefaultBaseURL)
 	}
-	if cfg.APIKey != "" {
-		opts = append(opts, option.WithAPIKey(cfg.APIKey))
+	return &Provider{
+		cfg:        cfg,
+		client:     hc,
+		base:       base,
+		openRouter: base.Host == "openrouter.ai",
+		name:       cmp.Or(cfg.Name, name),
+	}, nil
+}
+
+// userAgent is the User-Agent of every request.
+const userAgent = "agentbox-openrouter/1"
+
+// newRequest returns a request to path, relative to the base URL, with the
+// key (for the base URL's origin only: see originClient) and the
+// attribution headers. Nothing comes from the environment.
+func (p *Provider) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
 	}
-	if cfg.Referer != "" {
-		opts = append(opts, option.WithHeader("HTTP-Referer", cfg.Referer))
+	req, err := http.NewRequestWithContext(ctx, method, p.base.JoinPath(path).String(), r)
+	if err != nil {
+		return nil, fmt.Errorf("openrouter: %w", err)
 	}
-	if cfg.Title != "" {
-		opts = append(opts, option.WithHeader("X-Title", cfg.Title))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
 	}
-	return &Provider{cfg: cfg, client: openai.Client{Options: opts}}, nil
+	req.Header.Set("User-Agent", userAgent)
+	if p.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
+	}
+	if p.cfg.Referer != "" {
+		req.Header.Set("HTTP-Referer", p.cfg.Referer)
+	}
+	if p.cfg.Title != "" {
+		req.Header.Set("X-Title", p.cfg.Title)
+	}
+	return req, nil
+}
+
+// do sends req. A response is returned only with a nil error; a request that
+// got none (a refused redirect among them) fails with a ProviderError, or
+// with ctx's error once ctx is done.
+func (p *Provider) do(ctx context.Context, req *http.Request, model string) (*http.Response, error) {
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if resp != nil { // a refused redirect: its body is closed
+			resp.Body.Close()
+		}
+		if ctx.Err() != nil && !refusedRedirect(err) {
+			return nil, ctx.Err()
+		}
+		return nil, p.finish(transportError(model, err))
+	}
+	return resp, nil
+}
+
+// finish makes e this provider's: named as Config.Name says, the key
+// redacted from every field.
+func (p *Provider) finish(e *agentbox.ProviderError) *agentbox.ProviderError {
+	e.Provider = p.name
+	return redact(e, p.cfg.APIKey)
 }
 
 // defaultHTTPClient bounds connecting and waiting for headers, not streams.
@@ -118,13 +173,13 @@ func (p *Provider) Stream(ctx context.Context, req *agentbox.Request) iter.Seq2[
 	return func(yield func(agentbox.Chunk, error) bool) {
 		models := p.models(req.Model)
 		if len(models) == 0 {
-			yield(agentbox.Chunk{}, errors.New("openrouter: no model: set Request.Model, Config.Models or OPENROUTER_MODEL"))
+			yield(agentbox.Chunk{}, fmt.Errorf("%s: no model: set Request.Model, Config.Models or OPENROUTER_MODEL", p.name))
 			return
 		}
 		var last *agentbox.ProviderError
 		for i, model := range models {
 			if i > 0 {
-				w := fmt.Errorf("openrouter: falling back to %s: %w", model, last)
+				w := fmt.Errorf("%s: falling back to %s: %w", p.name, model, last)
 				if !yield(agentbox.Chunk{Warning: w}, nil) {
 					return
 				}
@@ -190,7 +245,7 @@ func (p *Provider) streamModel(ctx context.Context, req *agentbox.Request, model
 		if delay < 0 {
 			return err, false // the server asks for a longer wait than allowed
 		}
-		w := fmt.Errorf("openrouter: retrying %s in %v (retry %d of %d): %w", model, delay.Round(time.Millisecond), attempt+1, p.cfg.MaxRetries, pe)
+		w := fmt.Errorf("%s: retrying %s in %v (retry %d of %d): %w", p.name, model, delay.Round(time.Millisecond), attempt+1, p.cfg.MaxRetries, pe)
 		if !yield(agentbox.Chunk{Warning: w}, nil) {
 			return nil, true
 		}
@@ -221,18 +276,24 @@ func (p *Provider) backoff(attempt int, asked time.Duration) time.Duration {
 // attempt sends body once and streams its response. It reports whether a
 // chunk was yielded; an error after that has been yielded.
 func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(agentbox.Chunk, error) bool) (error, bool) {
-	var resp *http.Response
-	err := p.client.Post(ctx, "chat/completions", body, &resp)
-	if resp == nil || refusedRedirect(err) {
-		if ctx.Err() != nil {
-			return ctx.Err(), false
-		}
-		return redact(transportError(body.Model, err), p.cfg.APIKey), false
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false) // code is full of <, > and &
+	if err := enc.Encode(body); err != nil {
+		return fmt.Errorf("%s: encoding the request: %w", p.name, err), false
+	}
+	req, err := p.newRequest(ctx, http.MethodPost, "chat/completions", data.Bytes())
+	if err != nil {
+		return err, false
+	}
+	resp, err := p.do(ctx, req, body.Model)
+	if err != nil {
+		return err, false
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return redact(statusError(resp, data, body.Model), p.cfg.APIKey), false
+		return p.finish(statusError(resp, data, body.Model)), false
 	}
 	s := newStreamer(resp.Body, body.Model)
 	started := false
@@ -246,7 +307,7 @@ func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(ag
 				return nil, started
 			}
 			if pe, ok := err.(*agentbox.ProviderError); ok {
-				err = redact(pe, p.cfg.APIKey)
+				err = p.finish(pe)
 			}
 			if started {
 				yield(agentbox.Chunk{}, err)
@@ -315,7 +376,7 @@ func (s *streamer) next() (agentbox.Chunk, error) {
 				return agentbox.Chunk{}, midStreamError(&wireError{}, s.model)
 			}
 			out.Text = ch.Delta.Content
-			out.Reasoning = ch.Delta.Reasoning
+			out.Reasoning = cmp.Or(ch.Delta.Reasoning, ch.Delta.ReasoningContent)
 			if len(ch.Delta.ReasoningDetails) > 0 {
 				s.details.add(ch.Delta.ReasoningDetails)
 			}

@@ -1,7 +1,6 @@
 package openrouter_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -37,19 +36,7 @@ func TestProviderContract(t *testing.T) {
 		srv := openroutertest.NewServer(t, openroutertest.FromSteps(steps...)...)
 		return agentboxtest.ProviderFixture{
 			Provider: newProvider(t, srv, openrouter.Config{}),
-			Requests: func() []agentbox.Request {
-				var reqs []agentbox.Request
-				for _, r := range srv.Requests() {
-					if strings.HasSuffix(r.Path, "/chat/completions") {
-						req, err := r.AgentboxRequest()
-						if err != nil {
-							t.Errorf("a request is not JSON: %v", err)
-						}
-						reqs = append(reqs, req)
-					}
-				}
-				return reqs
-			},
+			Requests: func() []agentbox.Request { return srv.AgentboxRequests(t) },
 		}
 	})
 }

@@ -15,8 +15,15 @@ type chatRequest struct {
 	MaxTokens   int           `json:"max_tokens,omitempty"`
 	Temperature *float64      `json:"temperature,omitempty"`
 	Stream      bool          `json:"stream"`
-	Provider    *Routing      `json:"provider,omitempty"`
-	Reasoning   *Reasoning    `json:"reasoning,omitempty"`
+	// StreamOptions asks for usage: OpenRouter sends it always, but
+	// OpenAI, Ollama and vLLM only when asked.
+	StreamOptions *streamOptions `json:"stream_options,omitempty"`
+	Provider      *Routing       `json:"provider,omitempty"`
+	Reasoning     *Reasoning     `json:"reasoning,omitempty"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
 }
 
 type chatMessage struct {
@@ -53,11 +60,12 @@ type chatToolSpec struct {
 // newChatRequest returns the wire form of req, for model.
 func newChatRequest(req *agentbox.Request, model string) *chatRequest {
 	r := &chatRequest{
-		Model:       model,
-		MaxTokens:   req.MaxTokens,
-		Temperature: req.Temperature,
-		Stream:      true,
-		Messages:    make([]chatMessage, 0, len(req.Messages)+1),
+		Model:         model,
+		MaxTokens:     req.MaxTokens,
+		Temperature:   req.Temperature,
+		Stream:        true,
+		StreamOptions: &streamOptions{IncludeUsage: true},
+		Messages:      make([]chatMessage, 0, len(req.Messages)+1),
 	}
 	if req.System != "" {
 		r.Messages = append(r.Messages, chatMessage{Role: "system", Content: &req.System})
@@ -107,8 +115,11 @@ type choice struct {
 }
 
 type delta struct {
-	Content          string          `json:"content"`
-	Reasoning        string          `json:"reasoning"`
+	Content   string `json:"content"`
+	Reasoning string `json:"reasoning"`
+	// ReasoningContent is the reasoning as llama.cpp, older vLLM and
+	// DeepSeek name it.
+	ReasoningContent string          `json:"reasoning_content"`
 	ReasoningDetails json.RawMessage `json:"reasoning_details"`
 	ToolCalls        []toolCallDelta `json:"tool_calls"`
 }

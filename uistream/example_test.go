@@ -52,3 +52,16 @@ func Example() {
 	//
 	// data: [DONE]
 }
+
+// Serving bolt.diy's chat page, as the README shows: the handler at the path
+// its useChat posts to, and below it for resumes. (Compiled, not run: it
+// serves until the program ends.)
+func Example_boltDiy() {
+	agent := agentbox.New(agentboxtest.NewProvider(), agentbox.Options{})
+
+	chats := uistream.New(agent, uistream.Options{}) // agent: your provider and sandbox
+	mux := http.NewServeMux()
+	mux.Handle("/api/chat", chats)
+	mux.Handle("/api/chat/", chats)
+	http.ListenAndServe(":8080", mux)
+}

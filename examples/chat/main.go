@@ -5,7 +5,9 @@
 //	OPENROUTER_API_KEY=sk-or-... go run ./examples/chat
 //
 // OPENROUTER_MODEL picks the model (models separated by commas fall back in
-// order), OPENROUTER_BASE_URL another OpenAI-compatible server. Each line you
+// order), OPENROUTER_BASE_URL another OpenAI-compatible server, a local one
+// with no key too (OPENROUTER_BASE_URL=http://localhost:11434/v1 for
+// Ollama; without OPENROUTER_MODEL, its first model). Each line you
 // type is a turn; the answer streams, with a line per tool call, and a
 // spinner while the model thinks. An empty line or Ctrl-D ends the chat, and
 // the sandbox with it.
@@ -39,12 +41,11 @@ func main() {
 }
 
 func start(ctx context.Context) error {
-	cfg := openrouter.FromEnv()
-	if len(cfg.Models) == 0 {
-		cfg.Models = []string{defaultModel}
+	// OPENROUTER_API_KEY, or OPENROUTER_BASE_URL alone for a local model server.
+	p, cfg, err := choose.Model(ctx, defaultModel, "agentbox chat")
+	if err == nil && p == nil {
+		_, err = openrouter.New(cfg) // neither is set: it says what to set
 	}
-	cfg.Title = "agentbox chat"
-	p, err := openrouter.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -128,11 +129,8 @@ func turn(ctx context.Context, out io.Writer, events <-chan agentbox.Event, spin
 				stopSpinning()
 				fmt.Fprintf(out, "\n  ▶ %s %s", ev.Name, short(string(ev.Args)))
 			case agentbox.ToolResult:
-				status := "ok"
-				if ev.Err != nil {
-					status = ev.Err.Error()
-				}
-				fmt.Fprintf(out, "\n  ✓ %s %s (%s)\n", ev.Name, short(status), ev.Duration.Round(time.Millisecond))
+				mark, text := status(ev)
+				fmt.Fprintf(out, "\n  %s %s %s (%s)\n", mark, ev.Name, text, ev.Duration.Round(time.Millisecond))
 				waiting = spin // the model thinks again
 			case agentbox.Error:
 				if !ev.Fatal {
@@ -144,6 +142,24 @@ func turn(ctx context.Context, out io.Writer, events <-chan agentbox.Event, spin
 			}
 		}
 	}
+}
+
+// status shows how a tool call ended: ✓ and "ok", or ✗ and why it failed,
+// with the exit code of the command it ran.
+func status(ev agentbox.ToolResult) (mark, text string) {
+	switch x := ev.Exit; {
+	case ev.Err != nil && x != nil:
+		return "✗", fmt.Sprintf("exit code %d: %s", x.Code, short(ev.Err.Error()))
+	case ev.Err != nil:
+		return "✗", short(ev.Err.Error())
+	case x != nil && x.Killed:
+		return "✗", fmt.Sprintf("exit code %d (killed)", x.Code)
+	case x != nil && x.Code != 0:
+		return "✗", fmt.Sprintf("exit code %d", x.Code)
+	case x != nil:
+		return "✓", "exit code 0"
+	}
+	return "✓", "ok"
 }
 
 // short cuts s to one line of at most 80 characters.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/openrouter"
 	"github.com/agentbox/agentbox/openrouter/openroutertest"
@@ -49,5 +51,47 @@ func TestChatKeepsTheConversation(t *testing.T) {
 	// The second turn carries the first: user, assistant+call, tool, assistant, user.
 	if n := len(last.Messages); n != 5 || last.Messages[0].Content != "Write note.txt" || last.Messages[4].Content != "What does it say?" {
 		t.Errorf("the second turn sent %d messages: %+v", n, last.Messages)
+	}
+}
+
+func TestChatShowsFailedCallsAsFailures(t *testing.T) {
+	srv := openroutertest.NewServer(t, openroutertest.FromSteps(
+		agentboxtest.Step{Calls: []agentboxtest.Call{
+			{ID: "c1", Name: "write_file", Args: `{"path":"a.txt","content":"x"}`},
+			{ID: "c2", Name: "run_command", Args: `{"command":"grep missing notes.txt"}`},
+			{ID: "c3", Name: "run_command", Args: `{"command":"echo fine"}`},
+		}},
+		agentboxtest.Reply("Fixing it."),
+	)...)
+	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := agentboxtest.NewSandbox()
+	sb.Handler = func(_ context.Context, _ *agentboxtest.Sandbox, cmd agentbox.Command) (agentbox.Result, error) {
+		if strings.HasPrefix(cmd.Cmd, "grep") {
+			fmt.Fprintln(cmd.Stderr, "grep: notes.txt: No such file or directory")
+			return agentbox.Result{ExitCode: 2}, nil
+		}
+		fmt.Fprintln(cmd.Stdout, "fine")
+		return agentbox.Result{}, nil
+	}
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := chat(ctx, strings.NewReader("Write a.txt\n\n"), &out, p, agentboxtest.Opener(sb, 0), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`  ✗ write_file invalid arguments: 2 problems: - missing required property "files" - unexpect... (`,
+		"  ✗ run_command exit code 2 (",
+		"  ✓ run_command exit code 0 (",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "✓ write_file") || strings.Contains(out.String(), "✓ run_command ok") {
+		t.Errorf("a failed call is shown as a success:\n%s", out.String())
 	}
 }

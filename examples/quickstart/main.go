@@ -4,10 +4,13 @@
 //	go run ./examples/quickstart ["prompt"]
 //
 // With OPENROUTER_API_KEY set (and OPENROUTER_MODEL, OPENROUTER_BASE_URL if
-// wanted), a live model does the work. Otherwise it needs no account and no
-// network: the model is a recorded session, replayed by agentboxtest's
-// Provider, but the sandbox work is real either way. The
-// agent writes a counter page and a tiny Node.js server into a temporary
+// wanted), a live model does the work; so it does with OPENROUTER_BASE_URL
+// alone, for a local model server such as Ollama
+// (OPENROUTER_BASE_URL=http://localhost:11434/v1 OPENROUTER_MODEL=qwen3), on
+// the first model it lists when OPENROUTER_MODEL is not set. Otherwise it
+// needs no account and no network: the model is a recorded session,
+// replayed by agentboxtest's Provider, but the sandbox work is real either
+// way. The agent writes a counter page and a tiny Node.js server into a temporary
 // workspace (isolated with bubblewrap when it is installed), runs a command
 // that checks them, starts the server and hands out its URL. From a terminal,
 // the app keeps running until Ctrl-C; then the sandbox is removed. The exit
@@ -104,22 +107,18 @@ func quickstart(ctx context.Context, w io.Writer, prompt string, stay bool) erro
 // defaultModel is the model asked when OPENROUTER_MODEL is not set.
 const defaultModel = "anthropic/claude-sonnet-4.5"
 
-// chooseProvider returns the OpenRouter provider when OPENROUTER_API_KEY is
-// set, after checking the key and the model; otherwise nil, for the
-// recording.
+// chooseProvider returns the live model's provider when the environment
+// names one (OPENROUTER_API_KEY, or OPENROUTER_BASE_URL alone for a local
+// model server: see choose.Model), after checking the key and the model;
+// otherwise nil, for the recording.
 func chooseProvider(ctx context.Context, w io.Writer) (agentbox.Provider, bool, error) {
-	cfg := openrouter.FromEnv()
-	if cfg.APIKey == "" {
-		fmt.Fprintln(w, "No OPENROUTER_API_KEY: replaying a recorded session (the sandbox work is real).")
-		return nil, false, nil
-	}
-	if len(cfg.Models) == 0 {
-		cfg.Models = []string{defaultModel}
-	}
-	cfg.Title = "agentbox quickstart"
-	p, err := openrouter.New(cfg)
+	p, cfg, err := choose.Model(ctx, defaultModel, "agentbox quickstart")
 	if err != nil {
 		return nil, false, err
+	}
+	if p == nil {
+		fmt.Fprintln(w, "No OPENROUTER_API_KEY nor OPENROUTER_BASE_URL: replaying a recorded session (the sandbox work is real).")
+		return nil, false, nil
 	}
 	if err := p.Check(ctx); err != nil {
 		return nil, false, err
@@ -153,10 +152,8 @@ func run(ctx context.Context, w io.Writer, provider agentbox.Provider, sb agentb
 				port = portOf(ev.Args)
 			}
 		case agentbox.ToolResult:
-			if ev.Err != nil {
-				failed = append(failed, fmt.Sprintf("%s: %v", ev.Name, ev.Err))
-			} else if code := exitCode(ev.Output); code != 0 {
-				failed = append(failed, fmt.Sprintf("%s: exit code %d", ev.Name, code))
+			if ev.Failed() {
+				failed = append(failed, fmt.Sprintf("%s: %s", ev.Name, failure(ev)))
 			}
 		case agentbox.Done:
 			done = ev

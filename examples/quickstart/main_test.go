@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/agentboxtest"
 	"github.com/agentbox/agentbox/e2b"
 	"github.com/agentbox/agentbox/e2b/e2btest"
@@ -206,5 +208,25 @@ func TestQuickstartOnE2B(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Alive != 0 {
 		t.Errorf("the fake counts %+v after Close, want none alive", st)
+	}
+}
+
+func TestPrinterShowsFailures(t *testing.T) {
+	var out strings.Builder
+	p := printer{w: &out}
+	for _, ev := range []agentbox.ToolResult{
+		{Name: "write_file", Output: "Error: invalid arguments: missing required property \"files\"", Err: fmt.Errorf("%w: missing required property \"files\"", agentbox.ErrInvalidArguments)},
+		{Name: "run_command", Output: "[exit code 1]", Exit: &agentbox.Exit{Code: 1}},
+		{Name: "run_command", Output: "Error: the command was killed after 2s", Err: errors.New("the command was killed after 2s"), Exit: &agentbox.Exit{Code: -1, Killed: true, TimedOut: true}},
+		{Name: "run_command", Output: "[exit code 0]", Exit: &agentbox.Exit{}},
+	} {
+		p.print(ev)
+	}
+	want := "  ✗ write_file failed: invalid arguments: missing required property \"files\" (0s)\n" +
+		"  ✗ run_command failed: exit code 1 (0s)\n" +
+		"  ✗ run_command failed: the command was killed after 2s (0s)\n" +
+		"  ✓ run_command ok (0s)\n"
+	if out.String() != want {
+		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
 	}
 }

@@ -38,12 +38,10 @@ func (p *printer) print(ev agentbox.Event) {
 		}
 	case agentbox.ToolResult:
 		status := "ok"
-		if ev.Err != nil {
-			status = "failed: " + ev.Err.Error()
-		} else if code := exitCode(ev.Output); code != 0 {
-			status = fmt.Sprintf("failed: exit code %d", code)
+		if ev.Failed() {
+			status = "failed: " + failure(ev)
 		}
-		fmt.Fprintf(p.w, "  %s %s %s (%s)\n", mark(status == "ok"), ev.Name, status, round(ev.Duration))
+		fmt.Fprintf(p.w, "  %s %s %s (%s)\n", mark(!ev.Failed()), ev.Name, status, round(ev.Duration))
 	case agentbox.Error:
 		p.endLine()
 		fmt.Fprintf(p.w, "  ! %v\n", ev.Err)
@@ -104,15 +102,18 @@ func oneLine(s string) string {
 	return s
 }
 
-// exitCode returns the exit code at the end of a run_command result, or 0.
-func exitCode(output string) int {
-	var code int
-	i := strings.LastIndex(output, "[exit code ")
-	if i < 0 || !strings.HasSuffix(output, "]") {
-		return 0
+// failure says why a failed call failed: its error, or how the command it
+// ran ended.
+func failure(ev agentbox.ToolResult) string {
+	switch {
+	case ev.Err != nil:
+		return ev.Err.Error()
+	case ev.Exit != nil && ev.Exit.Killed:
+		return "killed"
+	case ev.Exit != nil:
+		return fmt.Sprintf("exit code %d", ev.Exit.Code)
 	}
-	fmt.Sscanf(output[i:], "[exit code %d]", &code)
-	return code
+	return "failed"
 }
 
 // round shows a duration to a tenth of a millisecond, or to a millisecond

@@ -5,7 +5,8 @@
 //	go run ./examples/webapp [-addr 127.0.0.1:8080]
 //
 // Open the address it prints. With OPENROUTER_API_KEY set (and
-// OPENROUTER_MODEL, OPENROUTER_BASE_URL if wanted), a live model does the
+// OPENROUTER_MODEL, OPENROUTER_BASE_URL if wanted), or OPENROUTER_BASE_URL
+// alone for a local model server such as Ollama, a live model does the
 // work; otherwise a recorded session builds a counter app, for real, in a
 // local sandbox. With E2B_API_KEY set (and the other E2B_* variables if
 // wanted), each chat gets an E2B sandbox instead, and the preview shows the
@@ -127,28 +128,26 @@ type pageConfig struct {
 	Sandbox string `json:"sandbox"` // "local" or "e2b"
 }
 
-// newApp makes the app, with OpenRouter when OPENROUTER_API_KEY is set and
-// the recorded session otherwise, and sandboxes as choose opens them. It
+// newApp makes the app, with a live model when OPENROUTER_API_KEY or
+// OPENROUTER_BASE_URL is set (choose.Model) and the recorded session
+// otherwise, and sandboxes as choose opens them. It
 // answers requests for localhost, IP addresses and hosts only: a page of
 // another site that a browser reaches it by (DNS rebinding) gets 403.
 // A non-nil model (a test's) answers in place of either.
 func newApp(w io.Writer, hosts []string, model agentbox.Provider) (*app, error) {
 	var provider agentbox.Provider = replay.Provider()
-	cfg := openrouter.FromEnv()
-	live := cfg.APIKey != ""
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, cfg, err := choose.Model(ctx, defaultModel, "agentbox webapp") // OPENROUTER_API_KEY, or OPENROUTER_BASE_URL alone
+	if err != nil {
+		return nil, err
+	}
+	live := p != nil
 	if live {
-		if len(cfg.Models) == 0 {
-			cfg.Models = []string{defaultModel}
-		}
-		cfg.Title = "agentbox webapp"
-		p, err := openrouter.New(cfg)
-		if err != nil {
-			return nil, err
-		}
 		provider = p
-		fmt.Fprintf(w, "Model: %s on OpenRouter.\n", cfg.Models[0])
+		fmt.Fprintf(w, "Model: %s on %s.\n", cfg.Models[0], cmp.Or(cfg.BaseURL, openrouter.DefaultBaseURL))
 	} else {
-		fmt.Fprintln(w, "No OPENROUTER_API_KEY: a recorded session answers the first message of each chat (the sandbox work is real).")
+		fmt.Fprintln(w, "No OPENROUTER_API_KEY nor OPENROUTER_BASE_URL: a recorded session answers the first message of each chat (the sandbox work is real).")
 	}
 	if model != nil {
 		provider = model

@@ -2,6 +2,8 @@ package openroutertest
 
 import (
 	"encoding/json"
+	"strings"
+	"testing"
 
 	"github.com/agentbox/agentbox"
 )
@@ -64,4 +66,23 @@ func (r Request) AgentboxRequest() (agentbox.Request, error) {
 		req.Tools = append(req.Tools, agentbox.ToolSpec{Name: t.Function.Name, Description: t.Function.Description, Parameters: t.Function.Parameters})
 	}
 	return req, nil
+}
+
+// AgentboxRequests returns the chat completion requests received so far,
+// decoded as the agentbox.Requests they carry, as
+// agentboxtest.ProviderFixture.Requests wants them; one that is not JSON
+// fails t.
+func (s *Server) AgentboxRequests(t testing.TB) []agentbox.Request {
+	t.Helper()
+	var reqs []agentbox.Request
+	for _, r := range s.Requests() {
+		if strings.HasSuffix(r.Path, "/chat/completions") {
+			req, err := r.AgentboxRequest()
+			if err != nil {
+				t.Errorf("openroutertest: a chat request is not JSON: %v", err)
+			}
+			reqs = append(reqs, req)
+		}
+	}
+	return reqs
 }

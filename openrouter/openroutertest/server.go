@@ -1,7 +1,9 @@
 // Package openroutertest is a fake OpenRouter for tests: an HTTP server on
 // loopback that answers chat completions with scripted or recorded streams,
 // error statuses, delays, mid-stream errors and truncated bodies, in
-// OpenRouter's wire format, and records the requests it gets.
+// OpenRouter's wire format, and records the requests it gets. With Kind
+// set, it plays a local model server instead (Ollama, vLLM, llama.cpp's
+// server), with its quirks.
 //
 //	srv := openroutertest.NewServer(t,
 //		openroutertest.Status(429, `{"error":{"code":429,"message":"Rate limit exceeded"}}`, "Retry-After", "1"),
@@ -21,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentbox/agentbox/agentboxtest"
 )
 
 // A Response is how the server answers one chat completion request.
@@ -43,6 +47,8 @@ type Response struct {
 	Hang bool
 	// Drop, after the body and events, breaks the connection.
 	Drop bool
+
+	step *agentboxtest.Step // what FromStep made it from, for a local Kind
 }
 
 // A Request is a request the server received.
@@ -66,6 +72,8 @@ type Server struct {
 	// Models, when set, are the models that /models lists and chat
 	// completions accept; others get OpenRouter's 400.
 	Models []string
+	// Kind is the kind of server it plays: OpenRouter unless set.
+	Kind Kind
 
 	srv       *httptest.Server
 	mu        sync.Mutex
@@ -126,9 +134,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	key, models := s.APIKey, s.Models
+	key, models, kind := s.APIKey, s.Models, s.Kind
 	s.mu.Unlock()
-	if key != "" && r.Header.Get("Authorization") != "Bearer "+key {
+	if kind != OpenRouter && s.serveLocal(w, r, kind, key, models, body) {
+		return
+	}
+	if kind == OpenRouter && key != "" && r.Header.Get("Authorization") != "Bearer "+key {
 		writeJSON(w, http.StatusUnauthorized, errUnauthorized)
 		return
 	}
@@ -147,7 +158,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			Model string `json:"model"`
 		}
 		json.Unmarshal(body, &req)
-		if len(models) > 0 && !slices.Contains(models, req.Model) {
+		if kind == OpenRouter && len(models) > 0 && !slices.Contains(models, req.Model) {
 			writeJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"error":{"message":"%s is not a valid model ID","error_type":"invalid_request","http_status":400,"availability":{"code":"model_not_found","retryable":false}}}`, req.Model))
 			return
 		}
@@ -160,6 +171,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		resp := s.responses[0]
 		s.responses = s.responses[1:]
 		s.mu.Unlock()
+		if kind != OpenRouter && resp.step != nil {
+			resp.Events = localEvents(kind, *resp.step, body)
+		}
 		play(w, r, resp)
 	default:
 		writeJSON(w, http.StatusNotFound, `{"error":{"message":"Not Found","code":404}}`)

@@ -11,7 +11,8 @@ import (
 // ending with data: [DONE]. A step with Err fails as RunProviderTests
 // expects: before any chunk, with a 400; after FailAfter chunks, with a
 // mid-stream error chunk. A step with Hang sends FailAfter chunks and waits.
-// Warnings are left out; delays become Delay and EventDelay.
+// Warnings are left out; delays become Delay and EventDelay. A server of a
+// local Kind sends a step that does not fail in that server's form.
 func FromStep(step agentboxtest.Step) Response {
 	chunks := step.Chunks()
 	resp := Response{Delay: step.Delay, EventDelay: step.ChunkDelay}
@@ -36,6 +37,7 @@ func FromStep(step agentboxtest.Step) Response {
 		resp.Events = append(resp.Events, `{"id":"gen-openroutertest","object":"chat.completion.chunk","error":{"code":400,"message":`+string(msg)+`},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}`)
 	default:
 		resp.Events = append(resp.Events, "[DONE]")
+		resp.step = &step
 	}
 	return resp
 }

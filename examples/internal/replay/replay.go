@@ -89,7 +89,7 @@ func Provider() agentbox.Provider { return provider{} }
 type provider struct{}
 
 // Later is the answer to messages after the first.
-const Later = "This is a recorded session: it answers only the first message. Set OPENROUTER_API_KEY to talk with a live model."
+const Later = "This is a recorded session: it answers only the first message. Set OPENROUTER_API_KEY, or OPENROUTER_BASE_URL for a local model server, to talk with a live model."
 
 func (provider) Stream(ctx context.Context, req *agentbox.Request) iter.Seq2[agentbox.Chunk, error] {
 	users, answers := 0, 0
