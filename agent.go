@@ -38,10 +38,11 @@ type Options struct {
 	ToolConcurrency int
 	// ToolTimeout bounds one tool call; 0 means 10 minutes.
 	ToolTimeout time.Duration
-	// MaxToolOutput is how many bytes of one tool result the model gets;
-	// longer results keep their head and tail, with a marker of about 40
-	// bytes between them saying how much was left out. 0 means 16 KiB.
-	MaxToolOutput int
+	// MaxToolResult is how many bytes of one tool result the model gets
+	// (a [ToolResult]'s Output; [ToolOutput] events are not capped); longer
+	// results keep their head and tail, with a marker of about 40 bytes
+	// between them saying how much was left out. 0 means 16 KiB.
+	MaxToolResult int
 	// MaxToolArguments is the largest arguments of one tool call, in bytes;
 	// the rest of a call's arguments past it is not kept, and the call is
 	// refused with an error matching [ErrInvalidArguments] that tells the
@@ -89,15 +90,13 @@ var (
 	ErrMaxSteps = errors.New("step limit reached")
 	// ErrBudget: the run used more than Options.Budget allows.
 	ErrBudget = errors.New("budget exceeded")
-	// ErrTruncated: a model response ended before it finished.
-	ErrTruncated = errors.New("model response ended before it finished")
 )
 
 const (
 	defaultMaxSteps        = 25
 	defaultToolConcurrency = 4
 	defaultToolTimeout     = 10 * time.Minute
-	defaultMaxToolOutput   = 16 << 10
+	defaultMaxToolResult   = 16 << 10
 	defaultMaxToolArgs     = 4 << 20
 	maxResponseText        = 16 << 20 // of a response's text, and of its reasoning
 	defaultHistoryTokens   = 100_000
@@ -138,8 +137,8 @@ func New(p Provider, opts Options) *Agent {
 	if a.opts.ToolTimeout <= 0 {
 		a.opts.ToolTimeout = defaultToolTimeout
 	}
-	if a.opts.MaxToolOutput <= 0 {
-		a.opts.MaxToolOutput = defaultMaxToolOutput
+	if a.opts.MaxToolResult <= 0 {
+		a.opts.MaxToolResult = defaultMaxToolResult
 	}
 	if a.opts.MaxToolArguments <= 0 {
 		a.opts.MaxToolArguments = defaultMaxToolArgs
@@ -192,11 +191,11 @@ func (a *Agent) Run(ctx context.Context, prompt string) <-chan Event {
 // The slice is not modified.
 func (a *Agent) RunMessages(ctx context.Context, messages []Message) <-chan Event {
 	r := a.newRun(messages)
-	r.given = a.opts.Sandbox
+	r.source.given = a.opts.Sandbox
 	if open := a.opts.Open; open != nil {
-		r.open = func(ctx context.Context, _ func(error)) (Sandbox, error) { return open(ctx) }
+		r.source.open = func(ctx context.Context, _ func(error)) (Sandbox, error) { return open(ctx) }
 	}
-	go r.execute(ctx)
+	go func() { r.end(r.execute(ctx)) }()
 	return r.out
 }
 
@@ -206,7 +205,7 @@ func (a *Agent) newRun(messages []Message) *run {
 		agent:     a,
 		out:       make(chan Event, eventBuffer),
 		messages:  append([]Message(nil), messages...),
-		ids:       map[string]bool{},
+		ids:       callIDs{},
 		oversized: map[string]int{},
 		start:     time.Now(),
 	}

@@ -145,17 +145,17 @@ func startProcess(ctx context.Context, env *Env, in StartProcessArgs) (string, e
 		return "", err
 	}
 	out := newCapBuffer(env.outputLimit())
-	gate := &gatedWriter{open: true}
+	// Env drops what the process writes once the call has returned: later
+	// output is the process's own business.
 	p, err := startLogged(ctx, ps, Command{
 		Cmd:    in.Command,
 		Dir:    in.Cwd,
-		Stdout: io.MultiWriter(out, gate.to(env.Stdout())),
-		Stderr: io.MultiWriter(out, gate.to(env.Stderr())),
+		Stdout: io.MultiWriter(out, env.Stdout()),
+		Stderr: io.MultiWriter(out, env.Stderr()),
 	})
 	if err != nil {
 		return "", err
 	}
-	defer gate.shut() // later output is the process's own business
 	pv, canPreview := sb.(Previewer)
 	wait := processSettle
 	if in.Port > 0 && canPreview {
@@ -187,7 +187,7 @@ func startProcess(ctx context.Context, env *Env, in StartProcessArgs) (string, e
 	case url != "":
 		// A server says it listens about when its port answers: that line
 		// belongs to this call, so the output is given a moment to arrive.
-		gate.settle(ctx, processQuiet, processSettleMost)
+		settle(ctx, out, processQuiet, processSettleMost)
 		fmt.Fprintf(&b, " is running; port %d answers at %s\n", in.Port, url)
 		env.Preview(in.Port, url)
 	case in.Port > 0 && !canPreview:
@@ -266,57 +266,22 @@ func watchProcess(ctx context.Context, p Process, pv Previewer, port int, wait t
 	}
 }
 
-// gatedWriter forwards writes until it is shut, so that a background
-// process's output streams as ToolOutput only while its tool call lasts.
-type gatedWriter struct {
-	mu     sync.Mutex
-	open   bool
-	writes int // so far
-}
-
-func (g *gatedWriter) to(w io.Writer) io.Writer {
-	return writerFunc(func(p []byte) (int, error) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		g.writes++
-		if g.open {
-			w.Write(p)
-		}
-		return len(p), nil
-	})
-}
-
-// settle waits until nothing was written for quiet, for at most most, or
-// until ctx is done.
-func (g *gatedWriter) settle(ctx context.Context, quiet, most time.Duration) {
+// settle waits until nothing was written to out for quiet, for at most
+// most, or until ctx is done.
+func settle(ctx context.Context, out *capBuffer, quiet, most time.Duration) {
 	deadline := time.Now().Add(most)
 	for time.Now().Before(deadline) {
-		g.mu.Lock()
-		before := g.writes
-		g.mu.Unlock()
+		before := out.Len()
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(quiet):
 		}
-		g.mu.Lock()
-		after := g.writes
-		g.mu.Unlock()
-		if after == before {
+		if out.Len() == before {
 			return
 		}
 	}
 }
-
-func (g *gatedWriter) shut() {
-	g.mu.Lock()
-	g.open = false
-	g.mu.Unlock()
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // StopProcessArgs are the arguments of the built-in tool stop_process,
 // which stops a process start_process started, and everything it started:
@@ -347,6 +312,11 @@ func stopProcess(ctx context.Context, env *Env, in StopProcessArgs) (string, err
 	}
 	if err := ps.StopProcess(ctx, in.ID); err != nil {
 		return "", err
+	}
+	if l, _ := processLogs.find(sb, in.ID); l != nil {
+		// The process has ended: let its log say so before the next
+		// process_output reads it.
+		l.awaitExit(ctx, time.Second)
 	}
 	return fmt.Sprintf("Stopped process %s.", in.ID), nil
 }

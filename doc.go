@@ -40,7 +40,7 @@
 //     whose text is also the tool message the model gets, so it can repair the
 //     call. It never ends the run.
 //   - Memory is bounded: command output streams out as [ToolOutput] and what is
-//     kept for the model is capped to [Options.MaxToolOutput] (head and tail,
+//     kept for the model is capped to [Options.MaxToolResult] (head and tail,
 //     with a marker in between).
 //   - Cancelling ctx stops the model stream, kills running commands, closes
 //     what the run opened, sends [Done] and leaves no goroutine behind.

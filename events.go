@@ -68,7 +68,7 @@ type ToolResult struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// Output is exactly what the model gets back, capped to
-	// Options.MaxToolOutput; when Err is set it includes Err's text.
+	// Options.MaxToolResult; when Err is set it includes Err's text.
 	Output string `json:"output"`
 	Err    error  `json:"-"`
 	// Exit is how the command the call ran ended, for a call that ran one

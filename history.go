@@ -49,58 +49,72 @@ func elideHistory(msgs []Message, budget int) int {
 		}
 	}
 	elided := 0
-	// replace swaps one text for its note.
-	replace := func(m *Message, text *string, what string) {
-		if !worthEliding(*text) {
-			return
+	for i := 0; i < last && total > budget; i++ {
+		if msgs[i].Role == RoleTool {
+			saved, n := elideContent(&msgs[i], "tool output")
+			total, elided = total-saved, elided+n
 		}
-		before := messageTokens(*m)
-		*text = elidedPrefix + elisionNote(what, len(*text)) + "]"
-		total -= before - messageTokens(*m)
-		elided++
 	}
-	phases := []func(m *Message){
-		func(m *Message) {
-			if m.Role == RoleTool {
-				replace(m, &m.Content, "tool output")
-			}
-		},
-		func(m *Message) {
-			cloned := false
-			for i := range m.ToolCalls {
-				if total <= budget {
-					return
-				}
-				args := m.ToolCalls[i].Arguments
-				if !worthEliding(args) {
-					continue
-				}
-				if !cloned {
-					m.ToolCalls, cloned = slices.Clone(m.ToolCalls), true
-				}
-				before := messageTokens(*m)
-				// Arguments stay a JSON object: providers check them.
-				m.ToolCalls[i].Arguments = fmt.Sprintf(`{"elided":%q}`, elisionNote("arguments", len(args)))
-				total -= before - messageTokens(*m)
-				elided++
-			}
-		},
-		func(m *Message) {
-			replace(m, &m.Content, "text")
-			if total > budget && (m.Reasoning != "" || m.ReasoningDetails != nil) {
-				before := messageTokens(*m)
-				m.Reasoning, m.ReasoningDetails = "", nil
-				total -= before - messageTokens(*m)
-				elided++
-			}
-		},
+	for i := 0; i < last && total > budget; i++ {
+		saved, n := elideArguments(&msgs[i], total-budget)
+		total, elided = total-saved, elided+n
 	}
-	for _, phase := range phases {
-		for i := 0; i < last && total > budget; i++ {
-			phase(&msgs[i])
+	for i := 0; i < last && total > budget; i++ {
+		saved, n := elideContent(&msgs[i], "text")
+		total, elided = total-saved, elided+n
+		if total > budget {
+			saved, n = elideReasoning(&msgs[i])
+			total, elided = total-saved, elided+n
 		}
 	}
 	return elided
+}
+
+// elideContent replaces m's content, what it is, with a note, when it is
+// worth it, and returns the tokens saved and how many texts it replaced.
+func elideContent(m *Message, what string) (saved, n int) {
+	if !worthEliding(m.Content) {
+		return 0, 0
+	}
+	before := messageTokens(*m)
+	m.Content = elidedPrefix + elisionNote(what, len(m.Content)) + "]"
+	return before - messageTokens(*m), 1
+}
+
+// elideArguments replaces the arguments of m's tool calls with notes, in
+// order, until excess tokens are saved, and returns the tokens saved and how
+// many it replaced. m.ToolCalls is replaced, not modified.
+func elideArguments(m *Message, excess int) (saved, n int) {
+	cloned := false
+	for i := range m.ToolCalls {
+		if saved >= excess {
+			break
+		}
+		args := m.ToolCalls[i].Arguments
+		if !worthEliding(args) {
+			continue
+		}
+		if !cloned {
+			m.ToolCalls, cloned = slices.Clone(m.ToolCalls), true
+		}
+		before := messageTokens(*m)
+		// Arguments stay a JSON object: providers check them.
+		m.ToolCalls[i].Arguments = fmt.Sprintf(`{"elided":%q}`, elisionNote("arguments", len(args)))
+		saved += before - messageTokens(*m)
+		n++
+	}
+	return saved, n
+}
+
+// elideReasoning drops m's reasoning, if it has any, and returns the tokens
+// saved and 1, or 0, 0.
+func elideReasoning(m *Message) (saved, n int) {
+	if m.Reasoning == "" && m.ReasoningDetails == nil {
+		return 0, 0
+	}
+	before := messageTokens(*m)
+	m.Reasoning, m.ReasoningDetails = "", nil
+	return before - messageTokens(*m), 1
 }
 
 // elisionNote says that size bytes of what were left out.

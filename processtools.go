@@ -41,7 +41,7 @@ import (
 // older bytes dropped with a note of how many, and the output of the
 // ProcessLogsPerSandbox latest processes of each sandbox. An unknown ID is
 // an error listing the processes whose output is kept. The result is capped
-// to Options.MaxToolOutput like every tool's (head and tail).
+// to Options.MaxToolResult like every tool's (head and tail).
 const (
 	// ProcessLogBytes is how much of a background process's output is kept
 	// for process_output to read: the last bytes it wrote, stdout and stderr
@@ -322,6 +322,32 @@ func (l *processLog) forget() {
 		l.stopWatch()
 	}
 	l.wakeLocked()
+}
+
+// awaitExit waits, for at most d, until the log has recorded how its
+// process exited, or ctx is done.
+func (l *processLog) awaitExit(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		if l.exited || l.forgotten {
+			l.mu.Unlock()
+			return
+		}
+		if l.wake == nil {
+			l.wake = make(chan struct{})
+		}
+		wake := l.wake
+		l.mu.Unlock()
+		select {
+		case <-wake: // output, or the exit
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (l *processLog) hasExited() bool {

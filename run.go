@@ -16,25 +16,30 @@ import (
 type run struct {
 	agent     *Agent
 	out       chan Event
-	ctx       context.Context // the run's context; emits give up when it is done
 	messages  []Message
-	ids       map[string]bool // tool call IDs used in the conversation
-	oversized map[string]int  // calls whose arguments were too large, by ID: their size
+	ids       callIDs        // tool call IDs used in the conversation
+	oversized map[string]int // calls whose arguments were too large, by ID: their size
 	usage     Usage
 	steps     int
 	start     time.Time
+	source    sandboxSource
 	sandbox   sandboxSlot
-
-	given    Sandbox       // the caller's sandbox: used, never closed
-	open     sandboxOpener // opens the run's sandbox, closed when the run ends…
-	keep     func(Sandbox) // …unless keep takes it
-	lifetime time.Duration // when positive, a LifetimeSetter sandbox is kept alive this long past each refresh
-	finish   func(*Done)   // sees the Done before it is sent
+	closeErr  error // from closing the sandbox, reported by end
 }
 
-// A sandboxOpener opens a run's sandbox, reporting what it recovered from
-// with warn.
-type sandboxOpener func(ctx context.Context, warn func(error)) (Sandbox, error)
+// A sandboxSource is where a run's sandbox comes from: the caller's sandbox,
+// used as it is and never closed, or one that open opens for the run (when
+// given is nil) and release takes back when the run ends. A zero source
+// gives no sandbox.
+type sandboxSource struct {
+	given Sandbox
+	// open opens the run's sandbox, reporting what it recovered from with
+	// warn.
+	open func(ctx context.Context, warn func(error)) (Sandbox, error)
+	// release ends the run's use of the sandbox open returned; nil means
+	// closing it.
+	release func(ctx context.Context, sb Sandbox) error
+}
 
 // sandboxSlot hands the sandbox to tool calls once it is ready.
 type sandboxSlot struct {
@@ -60,33 +65,56 @@ func (s *sandboxSlot) get(ctx context.Context) (Sandbox, error) {
 
 var errDurationBudget = fmt.Errorf("%w: the run's duration limit passed", ErrBudget)
 
-// execute runs the conversation to its end, sends Done and closes the
-// channel.
-func (r *run) execute(parent context.Context) {
-	defer close(r.out)
-	a := r.agent
+// execute runs the conversation to its end and returns its Done, which end
+// sends. The sandbox is released before execute returns: whoever waits for
+// the run (a session's Close) need not wait for the consumer.
+func (r *run) execute(parent context.Context) Done {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	if d := a.opts.Budget.Duration; d > 0 {
+	if d := r.agent.opts.Budget.Duration; d > 0 {
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeoutCause(ctx, d, errDurationBudget)
 		defer stop()
 	}
-	r.ctx = ctx
+	stopOpening := r.openSandbox(ctx, cancel)
 
-	var opening sync.WaitGroup
-	stopOpening := func() {}
+	reason, err := StopError, r.agent.err
+	if err == nil {
+		reason, err = r.loop(ctx)
+	}
+	if reason != StopCompleted && ctx.Err() != nil {
+		reason, err = stopCause(parent, ctx, err)
+	}
+
+	stopOpening()
+	sandboxTime := r.releaseSandbox(parent)
+	return Done{
+		Reason:      reason,
+		Err:         err,
+		Usage:       r.usage,
+		Steps:       r.steps,
+		Messages:    r.messages,
+		Elapsed:     time.Since(r.start),
+		SandboxTime: sandboxTime,
+	}
+}
+
+// openSandbox fills the run's sandbox slot: at once with the caller's
+// sandbox or the agent's configuration error, else from the source, in the
+// background, cancelling the run when it fails. The returned func stops the
+// opening and waits for it to end.
+func (r *run) openSandbox(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	r.sandbox.ready = make(chan struct{})
 	switch {
-	case a.err != nil:
-		r.sandbox.set(nil, a.err)
-	case r.given != nil:
-		r.sandbox.set(r.given, nil)
-	case r.open != nil:
-		openCtx, stop := context.WithCancel(ctx)
-		stopOpening = stop
+	case r.agent.err != nil:
+		r.sandbox.set(nil, r.agent.err)
+	case r.source.given != nil:
+		r.sandbox.set(r.source.given, nil)
+	case r.source.open != nil:
+		openCtx, stopOpen := context.WithCancel(ctx)
+		var opening sync.WaitGroup
 		opening.Go(func() {
-			sb, err := r.open(openCtx, func(err error) { r.send(Error{Err: err}) })
+			sb, err := r.source.open(openCtx, func(err error) { r.send(ctx, Error{Err: err}) })
 			if err == nil && sb == nil {
 				err = errors.New("the opener returned no sandbox")
 			}
@@ -96,74 +124,53 @@ func (r *run) execute(parent context.Context) {
 			}
 			r.sandbox.set(sb, err)
 		})
+		return func() { stopOpen(); opening.Wait() }
 	default:
 		r.sandbox.set(nil, ErrNoSandbox)
 	}
-	var keeping sync.WaitGroup
-	stopKeeping := make(chan struct{})
-	if r.lifetime > 0 {
-		keeping.Go(func() { r.keepAlive(ctx, stopKeeping) })
-	}
+	return func() {}
+}
 
-	reason, err := StopError, a.err
-	if err == nil {
-		reason, err = r.loop(ctx)
+// releaseSandbox gives the sandbox the run opened back to its source, and
+// returns how long the run had it. A failure to close it is reported by end.
+func (r *run) releaseSandbox(parent context.Context) time.Duration {
+	sb := r.sandbox.sb
+	if r.source.open == nil || sb == nil {
+		return 0
 	}
-	if reason != StopCompleted && ctx.Err() != nil {
-		reason, err = r.stopCause(parent, ctx, err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
+	defer cancel()
+	release := r.source.release
+	if release == nil {
+		release = func(ctx context.Context, sb Sandbox) error { return sb.Close(ctx) }
 	}
+	if err := release(ctx, sb); err != nil {
+		r.agent.log.Warn("agentbox: closing the sandbox failed", "error", err)
+		r.closeErr = err
+	}
+	return time.Since(r.sandbox.openedAt)
+}
 
-	stopOpening()
-	opening.Wait()
-	close(stopKeeping)
-	keeping.Wait()
-	var sandboxTime time.Duration
-	var closeErr error
-	if r.open != nil && r.sandbox.sb != nil {
-		if r.keep != nil {
-			r.keep(r.sandbox.sb)
-		} else {
-			closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), closeTimeout)
-			if closeErr = r.sandbox.sb.Close(closeCtx); closeErr != nil {
-				a.log.Warn("agentbox: closing the sandbox failed", "error", closeErr)
-			}
-			cancelClose()
-		}
-		sandboxTime = time.Since(r.sandbox.openedAt)
+// end sends the run's last events, Done last, and closes the channel. They
+// are never dropped: the consumer receives until the channel closes.
+func (r *run) end(done Done) {
+	r.agent.log.Debug("agentbox run done", "reason", done.Reason, "steps", done.Steps,
+		"prompt_tokens", done.Usage.PromptTokens, "completion_tokens", done.Usage.CompletionTokens,
+		"cost", done.Usage.Cost, "elapsed", done.Elapsed, "error", errorText(done.Err))
+	if r.closeErr != nil {
+		r.out <- Error{Err: fmt.Errorf("close sandbox: %w", r.closeErr)}
 	}
-
-	done := Done{
-		Reason:      reason,
-		Err:         err,
-		Usage:       r.usage,
-		Steps:       r.steps,
-		Messages:    r.messages,
-		Elapsed:     time.Since(r.start),
-		SandboxTime: sandboxTime,
-	}
-	// The run is over before its last events are sent: whoever waits for it
-	// (a session's Close) need not wait for the consumer.
-	if r.finish != nil {
-		r.finish(&done)
-	}
-	a.log.Debug("agentbox run done", "reason", reason, "steps", r.steps,
-		"prompt_tokens", r.usage.PromptTokens, "completion_tokens", r.usage.CompletionTokens,
-		"cost", r.usage.Cost, "elapsed", done.Elapsed, "error", errorText(err))
-	// The last events are never dropped: the consumer receives until the
-	// channel closes.
-	if closeErr != nil {
-		r.out <- Error{Err: fmt.Errorf("close sandbox: %w", closeErr)}
-	}
-	if err != nil && reason == StopError {
-		r.out <- Error{Err: err, Fatal: true}
+	if done.Err != nil && done.Reason == StopError {
+		r.out <- Error{Err: done.Err, Fatal: true}
 	}
 	r.out <- done
+	close(r.out)
 }
 
 // stopCause explains why ctx ended the run: the caller's cancellation, the
 // duration budget, or a failure that cancelled the run (the sandbox did not
 // open).
-func (r *run) stopCause(parent, ctx context.Context, err error) (StopReason, error) {
+func stopCause(parent, ctx context.Context, err error) (StopReason, error) {
 	if perr := parent.Err(); perr != nil {
 		return StopCanceled, context.Cause(parent)
 	}
@@ -177,44 +184,12 @@ func (r *run) stopCause(parent, ctx context.Context, err error) (StopReason, err
 	return StopError, err
 }
 
-// keepAlive refreshes the lifetime of a LifetimeSetter sandbox every half
-// lifetime until stop is closed, and once more then: the sandbox outlives the
-// run by a whole lifetime.
-func (r *run) keepAlive(ctx context.Context, stop <-chan struct{}) {
-	select {
-	case <-r.sandbox.ready:
-	case <-stop:
-		return
-	}
-	ls, ok := r.sandbox.sb.(LifetimeSetter)
-	if r.sandbox.err != nil || !ok {
-		return
-	}
-	tick := time.NewTicker(max(r.lifetime/2, time.Second))
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-			if err := ls.SetLifetime(ctx, r.lifetime); err != nil && ctx.Err() == nil {
-				r.send(Error{Err: fmt.Errorf("keep the sandbox alive: %w", err)})
-			}
-		case <-stop:
-			lifeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-			defer cancel()
-			if err := ls.SetLifetime(lifeCtx, r.lifetime); err != nil {
-				r.agent.log.Warn("agentbox: keeping the sandbox alive failed", "error", err)
-			}
-			return
-		}
-	}
-}
-
-// send delivers ev unless the run is done, in which case it is dropped: a
-// cancelled run's consumer waits only for Done.
-func (r *run) send(ev Event) {
+// send delivers ev unless ctx, the run's, is done, in which case it is
+// dropped: a cancelled run's consumer waits only for Done.
+func (r *run) send(ctx context.Context, ev Event) {
 	select {
 	case r.out <- ev:
-	case <-r.ctx.Done():
+	case <-ctx.Done():
 	}
 }
 
@@ -258,6 +233,74 @@ type stepResult struct {
 	stop    error // why the response, though kept, ends the run
 }
 
+// stream asks the model for one response, streaming its text as Tokens.
+func (r *run) stream(ctx context.Context) (stepResult, error) {
+	a := r.agent
+	resp := &response{
+		step:     r.steps,
+		model:    a.opts.Model,
+		maxArgs:  a.opts.MaxToolArguments,
+		ids:      r.ids,
+		emit:     func(ev Event) { r.send(ctx, ev) },
+		oversize: r.oversized,
+	}
+	for chunk, err := range a.provider.Stream(ctx, r.request()) {
+		if err != nil {
+			return stepResult{}, err
+		}
+		if err := resp.add(chunk); err != nil {
+			return stepResult{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return stepResult{}, err
+	}
+	st, err := resp.result()
+	if err != nil {
+		return stepResult{}, err
+	}
+	a.log.Debug("agentbox step", "step", r.steps, "finish", resp.finish, "text_bytes", resp.text.Len(),
+		"tool_calls", len(st.message.ToolCalls), "prompt_tokens", st.usage.PromptTokens,
+		"completion_tokens", st.usage.CompletionTokens)
+	return st, nil
+}
+
+// request is the request for the next response: the conversation so far,
+// shortened to Options.HistoryTokens.
+func (r *run) request() *Request {
+	a := r.agent
+	if budget := a.opts.HistoryTokens; budget > 0 {
+		if n := elideHistory(r.messages, budget); n > 0 {
+			a.log.Debug("agentbox history shortened", "step", r.steps, "elided", n, "estimated_tokens", estimateTokens(r.messages))
+		}
+	}
+	return &Request{
+		Model:       a.opts.Model,
+		System:      a.opts.System,
+		Messages:    r.messages,
+		Tools:       a.specs,
+		MaxTokens:   a.opts.MaxTokens,
+		Temperature: a.opts.Temperature,
+	}
+}
+
+// response accumulates the chunks of one model response, emitting its text
+// as Tokens and its tool calls' arguments as ToolInputs as they come.
+type response struct {
+	step     int
+	model    string
+	maxArgs  int     // of a call's arguments, the most bytes kept
+	ids      callIDs // of the conversation: the calls' IDs are added
+	emit     func(Event)
+	oversize map[string]int // calls whose arguments passed maxArgs are added, with their size
+
+	text, reasoning strings.Builder
+	details         json.RawMessage
+	calls           []*pendingCall
+	usage           Usage
+	finish          FinishReason
+}
+
 // pendingCall accumulates the deltas of one tool call.
 type pendingCall struct {
 	index     int
@@ -269,115 +312,105 @@ type pendingCall struct {
 	announced bool // by a ToolInput
 }
 
-// stream asks the model for one response, streaming its text as Tokens.
-func (r *run) stream(ctx context.Context) (stepResult, error) {
-	a := r.agent
-	if budget := a.opts.HistoryTokens; budget > 0 {
-		if n := elideHistory(r.messages, budget); n > 0 {
-			a.log.Debug("agentbox history shortened", "step", r.steps, "elided", n, "estimated_tokens", estimateTokens(r.messages))
-		}
+// add adds chunk to the response. The error, when the text grows too long,
+// ends the run.
+func (p *response) add(chunk Chunk) error {
+	if chunk.Warning != nil {
+		p.emit(Error{Err: chunk.Warning})
 	}
-	req := &Request{
-		Model:       a.opts.Model,
-		System:      a.opts.System,
-		Messages:    r.messages,
-		Tools:       a.specs,
-		MaxTokens:   a.opts.MaxTokens,
-		Temperature: a.opts.Temperature,
+	if p.text.Len()+len(chunk.Text) > maxResponseText || p.reasoning.Len()+len(chunk.Reasoning) > maxResponseText {
+		return &ProviderError{Kind: KindTruncated, Model: p.model,
+			Message: fmt.Sprintf("the model response's text was longer than %d MiB", maxResponseText>>20),
+			Hint:    "nothing of this response was used; set Options.MaxTokens"}
 	}
-	var (
-		text, reasoning strings.Builder
-		details         json.RawMessage
-		calls           []*pendingCall
-		usage           Usage
-		finish          FinishReason
-	)
-	for chunk, err := range a.provider.Stream(ctx, req) {
-		if err != nil {
-			return stepResult{}, err
-		}
-		if chunk.Warning != nil {
-			r.send(Error{Err: chunk.Warning})
-		}
-		if text.Len()+len(chunk.Text) > maxResponseText || reasoning.Len()+len(chunk.Reasoning) > maxResponseText {
-			return stepResult{}, &ProviderError{Kind: KindTruncated, Model: a.opts.Model, Err: ErrTruncated,
-				Message: fmt.Sprintf("the model response's text was longer than %d MiB", maxResponseText>>20),
-				Hint:    "nothing of this response was used; set Options.MaxTokens"}
-		}
-		if chunk.Reasoning != "" {
-			reasoning.WriteString(chunk.Reasoning)
-			r.send(Token{Step: r.steps, Text: chunk.Reasoning, Reasoning: true})
-		}
-		if chunk.Text != "" {
-			text.WriteString(chunk.Text)
-			r.send(Token{Step: r.steps, Text: chunk.Text})
-		}
-		if chunk.ReasoningDetails != nil {
-			details = chunk.ReasoningDetails
-		}
-		for _, d := range chunk.ToolCalls {
-			var c *pendingCall
-			calls, c = addDelta(calls, d, a.opts.MaxToolArguments)
-			if c.callID == "" {
-				c.callID = r.uniqueID(c.id, len(calls)-1)
-			}
-			switch {
-			case !c.announced && c.name != "":
-				c.announced = true
-				r.send(ToolInput{Step: r.steps, ID: c.callID, Name: c.name, Delta: c.args.String()})
-			case c.announced && d.Arguments != "" && c.dropped == 0:
-				r.send(ToolInput{Step: r.steps, ID: c.callID, Name: c.name, Delta: d.Arguments})
-			}
-		}
-		if chunk.Usage != nil {
-			usage = *chunk.Usage
-		}
-		if chunk.FinishReason != "" {
-			finish = chunk.FinishReason
-		}
+	if chunk.Reasoning != "" {
+		p.reasoning.WriteString(chunk.Reasoning)
+		p.emit(Token{Step: p.step, Text: chunk.Reasoning, Reasoning: true})
 	}
-	if err := ctx.Err(); err != nil {
+	if chunk.Text != "" {
+		p.text.WriteString(chunk.Text)
+		p.emit(Token{Step: p.step, Text: chunk.Text})
+	}
+	if chunk.ReasoningDetails != nil {
+		p.details = chunk.ReasoningDetails
+	}
+	for _, d := range chunk.ToolCalls {
+		p.addCall(d)
+	}
+	if chunk.Usage != nil {
+		p.usage = *chunk.Usage
+	}
+	if chunk.FinishReason != "" {
+		p.finish = chunk.FinishReason
+	}
+	return nil
+}
+
+// addCall adds the tool call delta d, announcing its call with a ToolInput
+// once it has a name, and its arguments as they come.
+func (p *response) addCall(d ToolCallDelta) {
+	var c *pendingCall
+	p.calls, c = addDelta(p.calls, d, p.maxArgs)
+	if c.callID == "" {
+		c.callID = p.ids.unique(c.id, p.step, len(p.calls)-1)
+	}
+	switch {
+	case !c.announced && c.name != "":
+		c.announced = true
+		p.emit(ToolInput{Step: p.step, ID: c.callID, Name: c.name, Delta: c.args.String()})
+	case c.announced && d.Arguments != "" && c.dropped == 0:
+		p.emit(ToolInput{Step: p.step, ID: c.callID, Name: c.name, Delta: d.Arguments})
+	}
+}
+
+// result is the response once its stream has ended. The error, when the
+// response did not finish well, ends the run with nothing of it kept.
+func (p *response) result() (stepResult, error) {
+	stop, err := p.finishError()
+	if err != nil {
 		return stepResult{}, err
 	}
-	switch finish {
-	case "":
-		return stepResult{}, &ProviderError{Kind: KindTruncated, Model: a.opts.Model, Err: ErrTruncated,
-			Hint: "the stream stopped without a finish reason; nothing of this response was used"}
-	case FinishError:
-		return stepResult{}, &ProviderError{Kind: KindMidStream, Model: a.opts.Model,
-			Message: "the model response ended with an error"}
-	}
-	// A response cut short without tool calls is kept in the conversation,
-	// but the run did not complete.
-	var stop error
-	switch {
-	case len(calls) > 0:
-	case finish == FinishLength:
-		stop = &ProviderError{Kind: KindTruncated, Model: a.opts.Model, Err: ErrTruncated,
-			Message: "the model response reached its token limit", Hint: "raise Options.MaxTokens, or ask for less at once"}
-	case finish == FinishContentFilter:
-		stop = &ProviderError{Kind: KindModeration, Model: a.opts.Model,
-			Message: "the model response was stopped by a content filter"}
-	}
-	msg := Message{Role: RoleAssistant, Content: text.String(), Reasoning: reasoning.String()}
-	slices.SortStableFunc(calls, func(x, y *pendingCall) int { return x.index - y.index })
-	for _, c := range calls {
+	msg := Message{Role: RoleAssistant, Content: p.text.String(), Reasoning: p.reasoning.String()}
+	slices.SortStableFunc(p.calls, func(x, y *pendingCall) int { return x.index - y.index })
+	for _, c := range p.calls {
 		call := ToolCall{ID: c.callID, Name: c.name, Arguments: c.args.String()}
 		if c.dropped > 0 {
 			size := c.args.Len() + c.dropped
 			// Arguments stay a JSON object: providers check them.
 			call.Arguments = fmt.Sprintf(`{"refused":%q}`, fmt.Sprintf("%d bytes of arguments", size))
-			r.oversized[c.callID] = size
+			p.oversize[c.callID] = size
 		}
 		msg.ToolCalls = append(msg.ToolCalls, call)
 	}
 	if len(msg.ToolCalls) > 0 {
-		msg.ReasoningDetails = details
+		msg.ReasoningDetails = p.details
 	}
-	a.log.Debug("agentbox step", "step", r.steps, "finish", finish, "text_bytes", text.Len(),
-		"tool_calls", len(msg.ToolCalls), "prompt_tokens", usage.PromptTokens,
-		"completion_tokens", usage.CompletionTokens)
-	return stepResult{message: msg, usage: usage, stop: stop}, nil
+	return stepResult{message: msg, usage: p.usage, stop: stop}, nil
+}
+
+// finishError judges the response by its finish reason: err when it must
+// be dropped, stop when it is kept but ends the run (a response cut short
+// without tool calls).
+func (p *response) finishError() (stop, err error) {
+	switch p.finish {
+	case "":
+		return nil, &ProviderError{Kind: KindTruncated, Model: p.model,
+			Message: "model response ended before it finished",
+			Hint:    "the stream stopped without a finish reason; nothing of this response was used"}
+	case FinishError:
+		return nil, &ProviderError{Kind: KindMidStream, Model: p.model,
+			Message: "the model response ended with an error"}
+	}
+	switch {
+	case len(p.calls) > 0:
+	case p.finish == FinishLength:
+		return &ProviderError{Kind: KindTruncated, Model: p.model,
+			Message: "the model response reached its token limit", Hint: "raise Options.MaxTokens, or ask for less at once"}, nil
+	case p.finish == FinishContentFilter:
+		return &ProviderError{Kind: KindModeration, Model: p.model,
+			Message: "the model response was stopped by a content filter"}, nil
+	}
+	return nil, nil
 }
 
 // addDelta adds d to its call, new or pending, and returns that call. Of a
@@ -408,20 +441,25 @@ func addDelta(calls []*pendingCall, d ToolCallDelta, limit int) ([]*pendingCall,
 	return calls, c
 }
 
-// uniqueID returns id, or a new ID when id is empty or already used in the
-// conversation: providers repeat IDs across steps, and some send none.
-func (r *run) uniqueID(id string, i int) string {
-	if id == "" || r.ids[id] {
+// callIDs are the tool call IDs used in a conversation.
+type callIDs map[string]bool
+
+// unique returns id, or a new ID when id is empty or already used in the
+// conversation (providers repeat IDs across steps, and some send none), and
+// records it as used. step and i, the call's index in its step, make the new
+// ID.
+func (ids callIDs) unique(id string, step, i int) string {
+	if id == "" || ids[id] {
 		for n := 0; ; n++ {
-			id = fmt.Sprintf("call_%d_%d", r.steps, i)
+			id = fmt.Sprintf("call_%d_%d", step, i)
 			if n > 0 {
-				id = fmt.Sprintf("call_%d_%d_%d", r.steps, i, n)
+				id = fmt.Sprintf("call_%d_%d_%d", step, i, n)
 			}
-			if !r.ids[id] {
+			if !ids[id] {
 				break
 			}
 		}
 	}
-	r.ids[id] = true
+	ids[id] = true
 	return id
 }

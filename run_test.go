@@ -280,7 +280,7 @@ func TestRunTruncatedResponse(t *testing.T) {
 	sb := agentboxtest.NewSandbox()
 	all, done := collect(t, agentbox.New(p, agentbox.Options{Sandbox: sb}).Run(context.Background(), "hi"))
 	var perr *agentbox.ProviderError
-	if done.Reason != agentbox.StopError || !errors.Is(done.Err, agentbox.ErrTruncated) || !errors.As(done.Err, &perr) || perr.Kind != agentbox.KindTruncated {
+	if done.Reason != agentbox.StopError || !errors.As(done.Err, &perr) || perr.Kind != agentbox.KindTruncated {
 		t.Fatalf("Done = %v, %v; want a truncated-response error", done.Reason, done.Err)
 	}
 	if n := len(of[agentbox.ToolStart](all)); n != 0 {

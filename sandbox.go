@@ -141,12 +141,13 @@ type Resumable interface {
 	Ref() SandboxRef
 }
 
-// A SandboxRef says how to reach a sandbox again: what kind it is and, for
-// that kind, which one.
+// A SandboxRef says how to reach a sandbox again: its backend and, for that
+// backend, which one.
 type SandboxRef struct {
-	// Kind names the implementation, such as "e2b" or "local".
-	Kind string `json:"kind"`
-	// ID finds the sandbox among those of its kind: an E2B sandbox ID, a
+	// Backend names the implementation, such as "e2b" or "local". (Its JSON
+	// name, "kind", is kept so that saved states still resume.)
+	Backend string `json:"kind"`
+	// ID finds the sandbox among those of its backend: an E2B sandbox ID, a
 	// local workspace folder.
 	ID string `json:"id"`
 }

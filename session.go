@@ -125,7 +125,7 @@ func (a *Agent) ResumeSession(state SessionState, opts SessionOptions) (*Session
 	s.usage = state.Usage
 	if state.Sandbox != nil && a.opts.Sandbox == nil {
 		if opts.Reconnect == nil {
-			return nil, fmt.Errorf("agentbox: resuming a session with a %q sandbox needs SessionOptions.Reconnect", state.Sandbox.Kind)
+			return nil, fmt.Errorf("agentbox: resuming a session with a %q sandbox needs SessionOptions.Reconnect", state.Sandbox.Backend)
 		}
 		ref := *state.Sandbox
 		s.ref = &ref
@@ -202,27 +202,83 @@ func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, err
 	r := a.newRun(msgs)
 	switch {
 	case a.opts.Sandbox != nil:
-		r.given = a.opts.Sandbox // the caller's: its lifetime too
+		r.source.given = a.opts.Sandbox // the caller's: its lifetime too
 	case s.sandbox != nil || s.ref != nil || a.opts.Open != nil:
-		r.open, r.keep = s.openSandbox, s.adopt
-		r.lifetime = s.opts.lifetime()
+		t := &turnSandbox{s: s, stop: make(chan struct{})}
+		r.source.open, r.source.release = t.open, t.release
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	running := make(chan struct{})
 	s.running, s.cancel = running, cancel
 	s.stopIdle()
-	r.finish = func(d *Done) {
+	go func() {
+		done := r.execute(ctx)
+		// The turn is over before its last events are sent: Close need not
+		// wait for the consumer.
 		s.mu.Lock()
-		s.messages = slices.Clone(d.Messages)
-		s.usage.Add(d.Usage)
+		s.messages = slices.Clone(done.Messages)
+		s.usage.Add(done.Usage)
 		s.running, s.cancel = nil, nil
 		s.startIdle()
 		s.mu.Unlock()
 		cancel(nil)
 		close(running)
-	}
-	go r.execute(ctx)
+		r.end(done)
+	}()
 	return r.out
+}
+
+// turnSandbox is the session's sandbox as one turn has it: opened or
+// reached again when the turn starts, kept alive during it (when it is a
+// [LifetimeSetter]), and the session's again when the turn ends.
+type turnSandbox struct {
+	s       *Session
+	stop    chan struct{} // closed when the turn ends
+	keeping sync.WaitGroup
+	ls      LifetimeSetter // the sandbox, when it expires
+}
+
+// open gives the turn the session's sandbox, and keeps it alive.
+func (t *turnSandbox) open(ctx context.Context, warn func(error)) (Sandbox, error) {
+	sb, err := t.s.openSandbox(ctx, warn)
+	if ls, ok := sb.(LifetimeSetter); ok && err == nil {
+		t.ls = ls
+		t.keeping.Go(func() { t.keepAlive(ctx, warn) })
+	}
+	return sb, err
+}
+
+// keepAlive refreshes the sandbox's lifetime every half lifetime until the
+// turn ends.
+func (t *turnSandbox) keepAlive(ctx context.Context, warn func(error)) {
+	lifetime := t.s.opts.lifetime()
+	tick := time.NewTicker(max(lifetime/2, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if err := t.ls.SetLifetime(ctx, lifetime); err != nil && ctx.Err() == nil {
+				warn(fmt.Errorf("keep the sandbox alive: %w", err))
+			}
+		case <-t.stop:
+			return
+		}
+	}
+}
+
+// release ends the turn's use of sb, which open returned: its lifetime is
+// refreshed once more, so that it outlives the turn by a whole lifetime, and
+// the session adopts it.
+func (t *turnSandbox) release(ctx context.Context, sb Sandbox) error {
+	close(t.stop)
+	t.keeping.Wait()
+	if t.ls != nil {
+		if err := t.ls.SetLifetime(ctx, t.s.opts.lifetime()); err != nil {
+			t.s.agent.log.Warn("agentbox: keeping the sandbox alive failed", "error", err)
+		}
+	}
+	t.s.adopt(sb)
+	return nil
 }
 
 // openSandbox gives a turn the session's sandbox, once it has checked that
@@ -271,7 +327,7 @@ func (s *Session) openSandbox(ctx context.Context, warn func(error)) (Sandbox, e
 			gone(err)
 			sb = nil
 		case err != nil:
-			return nil, fmt.Errorf("reach the session's %s sandbox again: %w", ref.Kind, err)
+			return nil, fmt.Errorf("reach the session's %s sandbox again: %w", ref.Backend, err)
 		}
 	}
 	if ls, ok := sb.(LifetimeSetter); ok {

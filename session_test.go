@@ -120,7 +120,7 @@ func TestSessionStateRoundTrips(t *testing.T) {
 	if got := p.Requests()[1].Messages; len(got) != 3 || got[0].Content != "hello" {
 		t.Errorf("the resumed turn sent %d messages, want the 3 of the conversation", len(got))
 	}
-	if _, err := a.ResumeSession(agentbox.SessionState{Sandbox: &agentbox.SandboxRef{Kind: "e2b", ID: "x"}}, agentbox.SessionOptions{}); err == nil || !strings.Contains(err.Error(), "Reconnect") {
+	if _, err := a.ResumeSession(agentbox.SessionState{Sandbox: &agentbox.SandboxRef{Backend: "e2b", ID: "x"}}, agentbox.SessionOptions{}); err == nil || !strings.Contains(err.Error(), "Reconnect") {
 		t.Errorf("resuming a sandbox without Reconnect: %v, want an error naming SessionOptions.Reconnect", err)
 	}
 }

@@ -53,7 +53,7 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 	if err == nil {
 		ev.Args = args
 	}
-	r.send(ev)
+	r.send(ctx, ev)
 
 	var (
 		out  string
@@ -71,9 +71,9 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 	case err == nil:
 		out, exit, err = r.invoke(ctx, tool, call, args)
 	}
-	content := capText(toolContent(out, err), a.opts.MaxToolOutput)
+	content := capText(toolContent(out, err), a.opts.MaxToolResult)
 	res := ToolResult{Step: r.steps, ID: call.ID, Name: call.Name, Output: content, Err: err, Exit: exit, Duration: time.Since(started)}
-	r.send(res)
+	r.send(ctx, res)
 	attrs := []any{"step", r.steps, "id", call.ID, "tool", call.Name,
 		"args_bytes", len(call.Arguments), "output_bytes", len(content),
 		"duration", res.Duration, "error", logText(err)}
@@ -88,6 +88,10 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 // and returns what it returned and how the command it ran ended, if it
 // reported that.
 func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.RawMessage) (out string, exit *Exit, err error) {
+	// The call's output is sent while the run lasts, even after the call's
+	// own timeout.
+	runCtx := ctx
+	emit := func(ev Event) { r.send(runCtx, ev) }
 	timeout := r.agent.opts.ToolTimeout
 	errTimeout := fmt.Errorf("%s timed out after %s and was stopped", call.Name, timeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
@@ -98,7 +102,7 @@ func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.Ra
 			out, exit, err = "", nil, fmt.Errorf("%s failed with an internal error (panic: %v)", call.Name, v)
 		}
 	}()
-	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolOutput, sandbox: r.sandbox.get, emit: r.send}
+	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolResult, sandbox: r.sandbox.get, emit: emit}
 	defer env.close()
 	out, err = tool.Call(ctx, env, args)
 	exit = env.result()

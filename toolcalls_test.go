@@ -275,7 +275,7 @@ func TestCustomToolOutputIsCapped(t *testing.T) {
 	big := agentbox.NewTool("big", "Returns a lot.", func(context.Context, *agentbox.Env, struct{}) (string, error) {
 		return "HEAD" + strings.Repeat("é", 5000) + "TAIL", nil
 	})
-	all, _ := runTools(t, nil, agentbox.Options{Tools: []agentbox.Tool{big}, MaxToolOutput: 1000}, call("c1", "big", ""))
+	all, _ := runTools(t, nil, agentbox.Options{Tools: []agentbox.Tool{big}, MaxToolResult: 1000}, call("c1", "big", ""))
 	out := result(t, all, "c1").Output
 	if !strings.HasPrefix(out, "HEAD") || !strings.HasSuffix(out, "TAIL") || !strings.Contains(out, "bytes omitted") || len(out) > 1100 {
 		t.Fatalf("capped output (%d bytes) = %.80q…%q", len(out), out, out[len(out)-40:])

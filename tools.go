@@ -71,7 +71,7 @@ func BuiltinTools() []Tool {
 type Env struct {
 	step    int
 	id      string
-	limit   int // Options.MaxToolOutput
+	limit   int // Options.MaxToolResult
 	sandbox func(context.Context) (Sandbox, error)
 	emit    func(Event)
 
@@ -158,7 +158,7 @@ func (e *Env) close() {
 }
 
 // outputLimit is how much output a tool keeps for the model, leaving room
-// within Options.MaxToolOutput for a line or two of its own.
+// within Options.MaxToolResult for a line or two of its own.
 func (e *Env) outputLimit() int {
 	return max(e.limit-256, e.limit/2)
 }

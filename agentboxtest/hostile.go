@@ -72,10 +72,10 @@ const (
 	// sampled every millisecond, less the heap after a garbage collection
 	// before the run.
 	HostileHeap = 64 << 20
-	// HostileMaxToolOutput is the agent's Options.MaxToolOutput in every
+	// HostileMaxToolResult is the agent's Options.MaxToolResult in every
 	// run. A tool result may exceed it by the 64 bytes of the marker that
 	// says how much was left out.
-	HostileMaxToolOutput = 16 << 10
+	HostileMaxToolResult = 16 << 10
 	// HostileCallGrace is how long after its ToolTimeout a tool call may
 	// take to return.
 	HostileCallGrace = 2 * time.Second
@@ -96,7 +96,7 @@ const (
 //     time the subtest states (its steps, each bounded by the tool timeout
 //     or a cancellation of the run's context, plus [HostileSlack]);
 //   - every tool call returns within ToolTimeout plus [HostileCallGrace],
-//     and every result is capped to [HostileMaxToolOutput];
+//     and every result is capped to [HostileMaxToolResult];
 //   - the heap grows by less than [HostileHeap] (HugeArguments states its
 //     own bound);
 //   - the run closed the sandbox it opened, exactly once, and nothing its
@@ -503,7 +503,7 @@ func (h *hostile) play(t *testing.T, a attack) *outcome {
 			return given, nil
 		},
 		ToolTimeout:   T,
-		MaxToolOutput: HostileMaxToolOutput,
+		MaxToolResult: HostileMaxToolResult,
 	})
 
 	heapBound := a.heap
@@ -595,8 +595,8 @@ func (h *hostile) play(t *testing.T, a attack) *outcome {
 		if r.Duration > T+HostileCallGrace {
 			t.Errorf("tool call %s (%s) took %v, want at most ToolTimeout %v + %v", id, r.Name, r.Duration.Round(time.Millisecond), T, HostileCallGrace)
 		}
-		if len(r.Output) > HostileMaxToolOutput+64 {
-			t.Errorf("tool call %s (%s) returned %d bytes, want at most %d", id, r.Name, len(r.Output), HostileMaxToolOutput+64)
+		if len(r.Output) > HostileMaxToolResult+64 {
+			t.Errorf("tool call %s (%s) returned %d bytes, want at most %d", id, r.Name, len(r.Output), HostileMaxToolResult+64)
 		}
 		if h.disclosed(obs.results[id]) {
 			t.Errorf("tool call %s (%s) returned the contents of a file outside the workspace: %q", id, r.Name, capString(r.Output, 300))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +19,9 @@ import (
 
 // RunSandboxTests checks that sandboxes made by newSandbox meet the
 // [agentbox.Sandbox] contract, and those of [agentbox.ProcessStarter],
-// [agentbox.LifetimeSetter] and [agentbox.Resumable] when they have them. Each subtest gets a new sandbox, closed at the end of the
-// subtest (with t.Cleanup). Commands used are those of sh that both bash (with
+// [agentbox.Previewer], [agentbox.LifetimeSetter] and [agentbox.Resumable]
+// when they have them. Each subtest gets a new sandbox, closed at the end
+// of the subtest (with t.Cleanup). Commands used are those of sh that both bash (with
 // coreutils, for fractional sleeps) and [Shell] run. The tests wait in real
 // time, a few seconds in all.
 func RunSandboxTests(t *testing.T, newSandbox func(t *testing.T) agentbox.Sandbox) {
@@ -44,6 +46,7 @@ func RunSandboxTests(t *testing.T, newSandbox func(t *testing.T) agentbox.Sandbo
 		{"Concurrent", testConcurrent},
 		{"Process", testProcess},
 		{"ProcessEndsAtClose", testProcessEndsAtClose},
+		{"Preview", testPreview},
 		{"Lifetime", testLifetime},
 		{"Ref", testRef},
 	}
@@ -314,6 +317,46 @@ func testUseAfterClose(t *testing.T, sb agentbox.Sandbox) {
 	}
 }
 
+// testPreview checks what a Previewer does wherever it runs: while nothing
+// listens on a port, PreviewURL waits, and gives up with an error when its
+// context is done; once the sandbox is closed, it fails at once.
+func testPreview(t *testing.T, sb agentbox.Sandbox) {
+	pv, ok := sb.(agentbox.Previewer)
+	if !ok {
+		t.Skipf("%T is not an agentbox.Previewer", sb)
+	}
+	port := unusedPort(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if url, err := pv.PreviewURL(ctx, port); err == nil {
+		t.Errorf("PreviewURL(%d), with nothing listening = %q; want an error once its context is done", port, url)
+	}
+	if d := time.Since(start); d > patience {
+		t.Errorf("PreviewURL(%d) returned %s after its context was done", port, d-300*time.Millisecond)
+	}
+	closeCtx, cancelClose := context.WithTimeout(t.Context(), patience)
+	defer cancelClose()
+	if err := sb.Close(closeCtx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	if url, err := pv.PreviewURL(ctx, port); err == nil || ctx.Err() != nil {
+		t.Errorf("PreviewURL(%d) after Close = %q, %v; want an error at once", port, url, err)
+	}
+}
+
+// unusedPort returns a TCP port nothing on this machine listens on.
+func unusedPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding an unused port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func testLifetime(t *testing.T, sb agentbox.Sandbox) {
 	ls, ok := sb.(agentbox.LifetimeSetter)
 	if !ok {
@@ -339,7 +382,7 @@ func testRef(t *testing.T, sb agentbox.Sandbox) {
 	if !ok {
 		t.Skipf("%T is not an agentbox.Resumable", sb)
 	}
-	if ref := r.Ref(); ref.Kind == "" || ref.ID == "" || r.Ref() != ref {
+	if ref := r.Ref(); ref.Backend == "" || ref.ID == "" || r.Ref() != ref {
 		t.Errorf("Ref() = %+v, then %+v; want a kind and an ID, the same each time", ref, r.Ref())
 	}
 }

@@ -74,7 +74,7 @@ func (c *control) create(ctx context.Context, retry bool) (api.Sandbox, error) {
 	for attempt := 0; ; attempt++ {
 		info, err := c.createOnce(ctx, body)
 		var e *Error
-		if err == nil || !retry || !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
+		if err == nil || !retry || !errors.As(err, &e) || (e.StatusCode != http.StatusTooManyRequests && e.StatusCode != http.StatusServiceUnavailable) {
 			return info, err
 		}
 		d := min(retryDelay<<min(attempt, 20), maxRetryDelay)
@@ -217,7 +217,7 @@ func (c *control) fork(ctx context.Context, id string, n int, d time.Duration) (
 		case r.Sandbox != nil:
 			forks = append(forks, *r.Sandbox)
 		case r.Error != nil:
-			e := &Error{Op: fmt.Sprintf("%s: fork %d", op, i+1), Status: int(r.Error.Code), Message: redact(r.Error.Message, c.cfg.APIKey)}
+			e := &Error{Op: fmt.Sprintf("%s: fork %d", op, i+1), StatusCode: int(r.Error.Code), Message: redact(r.Error.Message, c.cfg.APIKey)}
 			switch r.Error.Code {
 			case http.StatusUnauthorized, http.StatusForbidden:
 				e.kind = ErrAuth
@@ -230,7 +230,7 @@ func (c *control) fork(ctx context.Context, id string, n int, d time.Duration) (
 		}
 	}
 	if len(forks)+len(errs) != n {
-		errs = append(errs, &Error{Op: op, Status: resp.StatusCode(), Message: fmt.Sprintf("E2B answered %d results for %d forks", len(forks)+len(errs), n)})
+		errs = append(errs, &Error{Op: op, StatusCode: resp.StatusCode(), Message: fmt.Sprintf("E2B answered %d results for %d forks", len(forks)+len(errs), n)})
 	}
 	return forks, errors.Join(errs...)
 }

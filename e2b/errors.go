@@ -30,8 +30,8 @@ var (
 type Error struct {
 	// Op is what was being done, e.g. "create sandbox".
 	Op string
-	// Status is the HTTP status, 0 when there was no response.
-	Status int
+	// StatusCode is the HTTP status, 0 when there was no response.
+	StatusCode int
 	// Code is the Connect error code ("not_found") or E2B's error code,
 	// when there is one.
 	Code string
@@ -47,10 +47,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("e2b: ")
 	b.WriteString(e.Op)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	}
-	if e.Code != "" && (e.Status == 0 || !strings.EqualFold(e.Code, http.StatusText(e.Status))) {
+	if e.Code != "" && (e.StatusCode == 0 || !strings.EqualFold(e.Code, http.StatusText(e.StatusCode))) {
 		fmt.Fprintf(&b, " (%s)", e.Code)
 	}
 	if e.Message != "" {
@@ -86,7 +86,7 @@ const (
 // statusError makes the Error of an HTTP response with the given status and
 // body ({code, message} on E2B's APIs and its edge).
 func statusError(op string, status int, body []byte, w where, secrets ...string) *Error {
-	e := &Error{Op: op, Status: status}
+	e := &Error{Op: op, StatusCode: status}
 	var parsed struct {
 		Message   string  `json:"message"`
 		ErrorCode *string `json:"error_code"`

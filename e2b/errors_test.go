@@ -27,7 +27,7 @@ func TestBadKeyIsAnAuthError(t *testing.T) {
 	cfg.APIKey = "e2b_not_the_right_key_000000"
 	_, err := e2b.New(t.Context(), cfg)
 	var e *e2b.Error
-	if !errors.Is(err, e2b.ErrAuth) || !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
+	if !errors.Is(err, e2b.ErrAuth) || !errors.As(err, &e) || e.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("New with a bad key: %v, want an *e2b.Error with status 401 matching e2b.ErrAuth", err)
 	}
 	if !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "Invalid API key") {
@@ -106,7 +106,7 @@ func TestServerErrorsAreNotRetried(t *testing.T) {
 	srv.FailCreates(http.StatusInternalServerError, 1)
 	_, err := e2b.New(t.Context(), srv.Config())
 	var e *e2b.Error
-	if !errors.As(err, &e) || e.Status != 500 || e.Op != "create sandbox" || e.Message == "" {
+	if !errors.As(err, &e) || e.StatusCode != 500 || e.Op != "create sandbox" || e.Message == "" {
 		t.Fatalf("New answered 500: %v, want an *e2b.Error with status 500, the operation and a message", err)
 	}
 	if errors.Is(err, agentbox.ErrSandboxGone) || errors.Is(err, e2b.ErrAuth) || errors.Is(err, e2b.ErrRateLimited) {
@@ -256,7 +256,7 @@ func TestUnreachable(t *testing.T) {
 	ln := closedAddress(t)
 	_, err := e2b.New(t.Context(), e2b.Config{APIKey: "e2b_unused_key_000000", APIURL: "http://" + ln})
 	var e *e2b.Error
-	if !errors.As(err, &e) || e.Status != 0 || e.Op != "create sandbox" || !strings.Contains(err.Error(), "refused") {
+	if !errors.As(err, &e) || e.StatusCode != 0 || e.Op != "create sandbox" || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("New with an unreachable control plane: %v, want an *e2b.Error with no status saying the connection was refused", err)
 	}
 	sb, err := e2b.Connect(t.Context(), "abc", e2b.Config{Debug: true, SandboxURL: "http://" + ln})
@@ -294,7 +294,7 @@ func TestCloseRetriesAFailedKill(t *testing.T) {
 	}
 	srv.FailKills(http.StatusInternalServerError, 1)
 	var e *e2b.Error
-	if err := sb.Close(t.Context()); !errors.As(err, &e) || e.Status != 500 {
+	if err := sb.Close(t.Context()); !errors.As(err, &e) || e.StatusCode != 500 {
 		t.Errorf("Close when E2B fails the kill: %v, want its 500", err)
 	}
 	if _, err := sb.Run(t.Context(), agentbox.Command{Cmd: "true"}); !errors.Is(err, agentbox.ErrClosed) {
@@ -319,14 +319,14 @@ func TestMissingTemplate(t *testing.T) {
 	cfg.Template = "no-such-template"
 	_, err := e2b.New(t.Context(), cfg)
 	var e *e2b.Error
-	if !errors.As(err, &e) || e.Status != http.StatusNotFound || errors.Is(err, agentbox.ErrSandboxGone) || !strings.Contains(err.Error(), "no-such-template") {
+	if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound || errors.Is(err, agentbox.ErrSandboxGone) || !strings.Contains(err.Error(), "no-such-template") {
 		t.Errorf("New from a missing template: %v, want a 404 naming the template that is not agentbox.ErrSandboxGone", err)
 	}
 	pool := e2b.NewPool(cfg, 1)
 	defer pool.Close(context.Background())
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := pool.Get(ctx); !errors.As(err, &e) || e.Status != http.StatusNotFound {
+	if _, err := pool.Get(ctx); !errors.As(err, &e) || e.StatusCode != http.StatusNotFound {
 		t.Errorf("Get from a pool of a missing template: %v, want its 404 at once", err)
 	}
 	newSandbox(t, srv.Config()) // base exists

@@ -108,7 +108,7 @@ func (s *Sandbox) Fork(ctx context.Context, n int) ([]*Sandbox, error) {
 	}
 	infos, err := s.control.fork(ctx, s.id, n, s.cfg.lifetime())
 	var e *Error
-	if errors.As(err, &e) && e.Status == http.StatusConflict && len(infos) == 0 {
+	if errors.As(err, &e) && e.StatusCode == http.StatusConflict && len(infos) == 0 {
 		// Paused elsewhere, maybe: resume it and ask once more.
 		s.markPaused()
 		if werr := s.wake(ctx); werr != nil {

@@ -195,5 +195,5 @@ func permanent(err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	return errors.Is(err, ErrAuth) || (e.Status >= 400 && e.Status < 500 && e.Status != 408 && e.Status != 429)
+	return errors.Is(err, ErrAuth) || (e.StatusCode >= 400 && e.StatusCode < 500 && e.StatusCode != 408 && e.StatusCode != 429)
 }

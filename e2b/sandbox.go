@@ -123,8 +123,8 @@ func Opener(cfg Config) agentbox.Opener {
 // sandbox of an "e2b" reference, for [agentbox.Agent.ResumeSession].
 func Reconnector(cfg Config) agentbox.Reconnector {
 	return func(ctx context.Context, ref agentbox.SandboxRef) (agentbox.Sandbox, error) {
-		if ref.Kind != Kind {
-			return nil, fmt.Errorf("e2b: cannot reach a %q sandbox", ref.Kind)
+		if ref.Backend != Backend {
+			return nil, fmt.Errorf("e2b: cannot reach a %q sandbox", ref.Backend)
 		}
 		sb, err := Connect(ctx, ref.ID, cfg)
 		if err != nil {
@@ -134,12 +134,12 @@ func Reconnector(cfg Config) agentbox.Reconnector {
 	}
 }
 
-// Kind is the kind of E2B sandboxes in an [agentbox.SandboxRef].
-const Kind = "e2b"
+// Backend names E2B sandboxes in an [agentbox.SandboxRef].
+const Backend = "e2b"
 
-// Ref returns the reference [Reconnector] reaches the sandbox with: its kind
+// Ref returns the reference [Reconnector] reaches the sandbox with: its backend
 // and ID.
-func (s *Sandbox) Ref() agentbox.SandboxRef { return agentbox.SandboxRef{Kind: Kind, ID: s.id} }
+func (s *Sandbox) Ref() agentbox.SandboxRef { return agentbox.SandboxRef{Backend: Backend, ID: s.id} }
 
 // open makes the Sandbox of a created or connected sandbox.
 func open(cfg Config, c *control, info api.Sandbox) (*Sandbox, error) {
@@ -348,7 +348,7 @@ func (s *Sandbox) gone(op string, err error) error {
 		return s.pausedError(op, err) // the edge said so
 	}
 	if resp.StatusCode == http.StatusBadGateway {
-		return &Error{Op: op, Status: resp.StatusCode, Message: "the sandbox was killed or reached the end of its lifetime", kind: agentbox.ErrSandboxGone, err: err}
+		return &Error{Op: op, StatusCode: resp.StatusCode, Message: "the sandbox was killed or reached the end of its lifetime", kind: agentbox.ErrSandboxGone, err: err}
 	}
 	return err
 }

@@ -121,10 +121,10 @@ func TestClosingAResumedSessionKillsItsSandbox(t *testing.T) {
 
 func TestReconnectorOfOtherKinds(t *testing.T) {
 	srv := e2btest.NewServer(t, e2btest.Options{})
-	if _, err := e2b.Reconnector(srv.Config())(t.Context(), agentbox.SandboxRef{Kind: "local", ID: "/tmp"}); err == nil {
+	if _, err := e2b.Reconnector(srv.Config())(t.Context(), agentbox.SandboxRef{Backend: "local", ID: "/tmp"}); err == nil {
 		t.Errorf("an e2b Reconnector reached a local sandbox")
 	}
-	_, err := e2b.Reconnector(srv.Config())(context.Background(), agentbox.SandboxRef{Kind: "e2b", ID: "nosuchsandbox"})
+	_, err := e2b.Reconnector(srv.Config())(context.Background(), agentbox.SandboxRef{Backend: "e2b", ID: "nosuchsandbox"})
 	if !errors.Is(err, agentbox.ErrSandboxGone) {
 		t.Errorf("reconnecting to a missing sandbox: %v, want ErrSandboxGone", err)
 	}

@@ -135,22 +135,24 @@ func (s *Sandbox) makeFolders(dir string) error {
 	return nil
 }
 
-// Kind is the kind of local sandboxes in an [agentbox.SandboxRef].
-const Kind = "local"
+// Backend names local sandboxes in an [agentbox.SandboxRef].
+const Backend = "local"
 
 // Ref returns the reference [Reconnector] reaches the sandbox's workspace
-// with: its kind and the workspace folder as given. A workspace that New
+// with: its backend and the workspace folder as given. A workspace that New
 // made is removed on Close; only a given one (Config.Dir) outlives the
 // sandbox.
-func (s *Sandbox) Ref() agentbox.SandboxRef { return agentbox.SandboxRef{Kind: Kind, ID: s.given} }
+func (s *Sandbox) Ref() agentbox.SandboxRef {
+	return agentbox.SandboxRef{Backend: Backend, ID: s.given}
+}
 
 // Reconnector returns an [agentbox.Reconnector] opening a sandbox with cfg on
 // the workspace folder of a "local" reference. A folder that no longer
 // exists is an error matching [agentbox.ErrSandboxGone].
 func Reconnector(cfg Config) agentbox.Reconnector {
 	return func(ctx context.Context, ref agentbox.SandboxRef) (agentbox.Sandbox, error) {
-		if ref.Kind != Kind {
-			return nil, fmt.Errorf("local: cannot reach a %q sandbox", ref.Kind)
+		if ref.Backend != Backend {
+			return nil, fmt.Errorf("local: cannot reach a %q sandbox", ref.Backend)
 		}
 		if !filepath.IsAbs(ref.ID) {
 			return nil, fmt.Errorf("local: workspace %q is not an absolute path", ref.ID)

@@ -39,7 +39,7 @@ func TestSessionResumesInAnotherProcess(t *testing.T) {
 	if err := json.Unmarshal(state, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Sandbox == nil || *st.Sandbox != (agentbox.SandboxRef{Kind: "local", ID: dir}) {
+	if st.Sandbox == nil || *st.Sandbox != (agentbox.SandboxRef{Backend: "local", ID: dir}) {
 		t.Fatalf("state's sandbox = %+v, want the local workspace %s", st.Sandbox, dir)
 	}
 	provider := agentboxtest.NewProvider(
@@ -73,11 +73,11 @@ func TestSessionResumesInAnotherProcess(t *testing.T) {
 
 func TestReconnectorOfAMissingWorkspace(t *testing.T) {
 	reconnect := local.Reconnector(local.Config{})
-	_, err := reconnect(t.Context(), agentbox.SandboxRef{Kind: "local", ID: filepath.Join(t.TempDir(), "gone")})
+	_, err := reconnect(t.Context(), agentbox.SandboxRef{Backend: "local", ID: filepath.Join(t.TempDir(), "gone")})
 	if !errors.Is(err, agentbox.ErrSandboxGone) {
 		t.Errorf("missing workspace: %v, want ErrSandboxGone", err)
 	}
-	for _, ref := range []agentbox.SandboxRef{{Kind: "e2b", ID: "abc"}, {Kind: "local", ID: "relative/dir"}} {
+	for _, ref := range []agentbox.SandboxRef{{Backend: "e2b", ID: "abc"}, {Backend: "local", ID: "relative/dir"}} {
 		if sb, err := reconnect(t.Context(), ref); err == nil {
 			sb.Close(t.Context())
 			t.Errorf("Reconnect(%+v) succeeded", ref)

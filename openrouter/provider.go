@@ -184,7 +184,7 @@ func (p *Provider) Stream(ctx context.Context, req *agentbox.Request) iter.Seq2[
 					return
 				}
 			}
-			err, started := p.streamModel(ctx, req, models, i, yield)
+			started, err := p.streamModel(ctx, req, models, i, yield)
 			if err == nil || started {
 				return
 			}
@@ -221,10 +221,10 @@ func fallsBack(e *agentbox.ProviderError, next []string) bool {
 }
 
 // streamModel streams the response of models[i], retrying before the first
-// chunk. It returns the error that ended it, if any, and whether a chunk was
-// yielded (after which nothing is retried); an error after a chunk was
+// chunk. It returns whether a chunk was yielded (after which nothing is
+// retried) and the error that ended it, if any; an error after a chunk was
 // yielded has been yielded too.
-func (p *Provider) streamModel(ctx context.Context, req *agentbox.Request, models []string, i int, yield func(agentbox.Chunk, error) bool) (error, bool) {
+func (p *Provider) streamModel(ctx context.Context, req *agentbox.Request, models []string, i int, yield func(agentbox.Chunk, error) bool) (started bool, err error) {
 	model := models[i]
 	body := newChatRequest(req, model)
 	body.Provider = p.cfg.Routing
@@ -233,28 +233,28 @@ func (p *Provider) streamModel(ctx context.Context, req *agentbox.Request, model
 		body.Models = models[i:]
 	}
 	for attempt := 0; ; attempt++ {
-		err, started := p.attempt(ctx, body, yield)
+		started, err = p.attempt(ctx, body, yield)
 		if err == nil || started {
-			return err, started
+			return started, err
 		}
 		var pe *agentbox.ProviderError
 		if !errors.As(err, &pe) || !pe.Retryable || attempt >= max(p.cfg.MaxRetries, 0) || ctx.Err() != nil {
-			return err, false
+			return false, err
 		}
 		delay := p.backoff(attempt, pe.RetryAfter)
 		if delay < 0 {
-			return err, false // the server asks for a longer wait than allowed
+			return false, err // the server asks for a longer wait than allowed
 		}
 		w := fmt.Errorf("%s: retrying %s in %v (retry %d of %d): %w", p.name, model, delay.Round(time.Millisecond), attempt+1, p.cfg.MaxRetries, pe)
 		if !yield(agentbox.Chunk{Warning: w}, nil) {
-			return nil, true
+			return true, nil
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err(), false
+			return false, ctx.Err()
 		}
 	}
 }
@@ -275,28 +275,27 @@ func (p *Provider) backoff(attempt int, asked time.Duration) time.Duration {
 
 // attempt sends body once and streams its response. It reports whether a
 // chunk was yielded; an error after that has been yielded.
-func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(agentbox.Chunk, error) bool) (error, bool) {
+func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(agentbox.Chunk, error) bool) (started bool, err error) {
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)
 	enc.SetEscapeHTML(false) // code is full of <, > and &
 	if err := enc.Encode(body); err != nil {
-		return fmt.Errorf("%s: encoding the request: %w", p.name, err), false
+		return false, fmt.Errorf("%s: encoding the request: %w", p.name, err)
 	}
 	req, err := p.newRequest(ctx, http.MethodPost, "chat/completions", data.Bytes())
 	if err != nil {
-		return err, false
+		return false, err
 	}
 	resp, err := p.do(ctx, req, body.Model)
 	if err != nil {
-		return err, false
+		return false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return p.finish(statusError(resp, data, body.Model)), false
+		return false, p.finish(statusError(resp, data, body.Model))
 	}
 	s := newStreamer(resp.Body, body.Model)
-	started := false
 	for {
 		c, err := s.next()
 		if err != nil {
@@ -304,7 +303,7 @@ func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(ag
 				err = ctx.Err()
 			}
 			if err == io.EOF {
-				return nil, started
+				return started, nil
 			}
 			if pe, ok := err.(*agentbox.ProviderError); ok {
 				err = p.finish(pe)
@@ -312,11 +311,11 @@ func (p *Provider) attempt(ctx context.Context, body *chatRequest, yield func(ag
 			if started {
 				yield(agentbox.Chunk{}, err)
 			}
-			return err, started
+			return started, err
 		}
 		started = true
 		if !yield(c, nil) {
-			return nil, true
+			return true, nil
 		}
 	}
 }

@@ -52,8 +52,8 @@ import (
 // isContinued}, finishReason "tool-calls" after a step with tool calls. A
 // DataStreamEncoder is not safe for concurrent use.
 type DataStreamEncoder struct {
-	// MaxToolOutput is how many bytes of one tool call's output are sent as
-	// data; what follows is left out, and a last item says how much. 0 means
+	// MaxToolOutput is how many bytes of one tool call's output (its
+	// [agentbox.ToolOutput] events) are sent as data; what follows is left out, and a last item says how much. 0 means
 	// 1 MiB; set it before the first Encode. The tool's result, which the
 	// model got, is sent whole either way.
 	MaxToolOutput int

@@ -47,8 +47,8 @@ import (
 // Each new step number opens a step (start-step) and closes the one before
 // (finish-step). An Encoder is not safe for concurrent use.
 type Encoder struct {
-	// MaxToolOutput is how many bytes of one tool call's output are sent as
-	// data-tool-output parts; what follows is left out, and a last part
+	// MaxToolOutput is how many bytes of one tool call's output (its
+	// [agentbox.ToolOutput] events) are sent as data-tool-output parts; what follows is left out, and a last part
 	// says how much. 0 means 1 MiB; set it before the first Encode. The
 	// tool's result, which the model got, is sent whole either way.
 	MaxToolOutput int

@@ -29,8 +29,10 @@ type Options struct {
 	// had passed; only when every chat has a turn running is the new chat
 	// refused with 503. 0 means 100.
 	MaxSessions int
-	// MaxToolOutput is how many bytes of one tool call's output are
-	// streamed to the client; 0 means 1 MiB. See [Encoder].
+	// MaxToolOutput is how many bytes of one tool call's output (its
+	// [agentbox.ToolOutput] events) are streamed to the client; 0 means
+	// 1 MiB. See [Encoder]. What the model gets is capped apart, by the
+	// agent's Options.MaxToolResult.
 	MaxToolOutput int
 	// Protocol is the protocol of every stream: UIMessageStream or
 	// DataStream. ProtocolAuto (the zero value), or any other value,

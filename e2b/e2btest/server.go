@@ -94,7 +94,6 @@ type Request struct {
 
 // A Server is a fake E2B. Its sandboxes are all killed when the test ends.
 type Server struct {
-	t     testing.TB
 	opts  Options
 	key   string
 	tls   *httptest.Server

@@ -52,7 +52,7 @@ func start(ctx context.Context) error {
 	if err := p.Check(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("%s · %s sandbox\nType a message; an empty line ends the chat.\n", strings.Join(cfg.Models, ", "), choose.Kind())
+	fmt.Printf("%s · %s sandbox\nType a message; an empty line ends the chat.\n", strings.Join(cfg.Models, ", "), choose.Backend())
 	return chat(ctx, os.Stdin, os.Stdout, p, choose.Opener(), term.IsTerminal(int(os.Stdout.Fd())))
 }
 

@@ -155,7 +155,7 @@ func newApp(w io.Writer, hosts []string, model agentbox.Provider) (*app, error) 
 	agent := agentbox.New(provider, agentbox.Options{Open: choose.Opener()})
 	a := &app{
 		chats:  uistream.New(agent, uistream.Options{ReadTimeout: readTimeout, WriteTimeout: writeTimeout}),
-		config: pageConfig{Live: live, Prompt: cmp.Or(os.Getenv("WEBAPP_PROMPT"), replay.Prompt), Sandbox: choose.Kind()},
+		config: pageConfig{Live: live, Prompt: cmp.Or(os.Getenv("WEBAPP_PROMPT"), replay.Prompt), Sandbox: choose.Backend()},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/chat", a.chats)

@@ -364,8 +364,8 @@ func classify(done agentbox.Done) string {
 	case errors.Is(err, agentbox.ErrMaxSteps):
 		return "max steps"
 	case errors.As(err, &ee):
-		if ee.Status != 0 {
-			return "e2b " + fmt.Sprint(ee.Status)
+		if ee.StatusCode != 0 {
+			return "e2b " + fmt.Sprint(ee.StatusCode)
 		}
 	}
 	return ""

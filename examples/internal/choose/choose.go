@@ -16,17 +16,17 @@ func Sandbox(ctx context.Context) (agentbox.Sandbox, error) {
 	return Opener()(ctx)
 }
 
-// Kind returns the kind of sandboxes Sandbox opens: "e2b" or "local".
-func Kind() string {
+// Backend returns the backend of the sandboxes Sandbox opens: "e2b" or "local".
+func Backend() string {
 	if cfg := e2b.FromEnv(); cfg.APIKey != "" || cfg.Debug {
-		return e2b.Kind
+		return e2b.Backend
 	}
-	return local.Kind
+	return local.Backend
 }
 
 // Opener returns an opener of the sandboxes Sandbox opens.
 func Opener() agentbox.Opener {
-	if Kind() == e2b.Kind {
+	if Backend() == e2b.Backend {
 		return e2b.Opener(e2b.FromEnv())
 	}
 	return func(ctx context.Context) (agentbox.Sandbox, error) {
