@@ -164,24 +164,31 @@ func (u *Usage) Add(v Usage) {
 	u.Cost += v.Cost
 }
 
-// ErrorKind classifies a [ProviderError] so that callers can react without
-// parsing messages.
+// ErrorKind classifies an error at one of the library's boundaries, from a
+// model provider (a [ProviderError]) or a sandbox service (such as an
+// *e2b.Error), so that callers can react without parsing messages or
+// knowing which package failed. [KindOf] finds the kind of any error.
 type ErrorKind string
 
-// The kinds of provider errors.
+// The kinds of boundary errors. Most come from providers; KindAuth,
+// KindRateLimited, KindTimeout and KindUpstream also describe sandbox
+// services, and KindSandboxGone, KindNotFound and KindPaused only them.
 const (
 	KindUnknown        ErrorKind = "unknown"
 	KindBadRequest     ErrorKind = "bad_request"     // 400 other than an unknown model
-	KindAuth           ErrorKind = "auth"            // 401: the key is missing, wrong or disabled
+	KindAuth           ErrorKind = "auth"            // 401/403: the key or token is missing, wrong or disabled
 	KindNoCredits      ErrorKind = "no_credits"      // 402: the balance does not cover the request
 	KindModeration     ErrorKind = "moderation"      // 403: the input was flagged
 	KindModelNotFound  ErrorKind = "model_not_found" // 400/404: no such model, or no endpoint serves the request
-	KindTimeout        ErrorKind = "timeout"         // 408, or the provider timed out
-	KindRateLimited    ErrorKind = "rate_limited"    // 429 that clears after a delay
+	KindTimeout        ErrorKind = "timeout"         // 408, the provider timed out, or a command ran past its Timeout ([ErrTimeout])
+	KindRateLimited    ErrorKind = "rate_limited"    // 429 that clears after a delay (a sandbox service's quota of sandboxes, too)
 	KindQuotaExhausted ErrorKind = "quota_exhausted" // 429 from a daily cap: retrying now is futile
-	KindUpstream       ErrorKind = "upstream"        // 5xx: the provider behind the gateway failed
+	KindUpstream       ErrorKind = "upstream"        // 5xx: the provider behind the gateway, or the sandbox service, failed
 	KindTruncated      ErrorKind = "truncated"       // the stream ended without finishing
 	KindMidStream      ErrorKind = "mid_stream"      // the provider reported an error during the stream
+	KindSandboxGone    ErrorKind = "sandbox_gone"    // the sandbox died, expired or was deleted ([ErrSandboxGone])
+	KindNotFound       ErrorKind = "not_found"       // a file or process in the sandbox does not exist ([io/fs.ErrNotExist])
+	KindPaused         ErrorKind = "paused"          // the sandbox is paused and could not be resumed
 )
 
 // A ProviderError is the one error type providers return, so that a caller can
@@ -236,3 +243,6 @@ func (e *ProviderError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *ProviderError) Unwrap() error { return e.Err }
+
+// ErrorKind returns e.Kind, for [KindOf].
+func (e *ProviderError) ErrorKind() ErrorKind { return e.Kind }

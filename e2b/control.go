@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/agentbox/agentbox"
 	"github.com/agentbox/agentbox/e2b/internal/api"
 )
 
@@ -31,7 +32,7 @@ type control struct {
 
 func newControl(cfg Config) (*control, error) {
 	if cfg.APIKey == "" {
-		return nil, &Error{Op: "configure", Message: "no API key: set Config.APIKey or E2B_API_KEY", kind: ErrAuth}
+		return nil, &Error{Op: "configure", Message: "no API key: set Config.APIKey or E2B_API_KEY", Kind: agentbox.KindAuth}
 	}
 	// The key goes only to the control plane, never where it redirects.
 	hc, err := originClient(cfg.httpClient(), cfg.apiURL(), http.Header{"X-Api-Key": {cfg.APIKey}})
@@ -220,9 +221,13 @@ func (c *control) fork(ctx context.Context, id string, n int, d time.Duration) (
 			e := &Error{Op: fmt.Sprintf("%s: fork %d", op, i+1), StatusCode: int(r.Error.Code), Message: redact(r.Error.Message, c.cfg.APIKey)}
 			switch r.Error.Code {
 			case http.StatusUnauthorized, http.StatusForbidden:
-				e.kind = ErrAuth
+				e.Kind = agentbox.KindAuth
 			case http.StatusTooManyRequests:
-				e.kind = ErrRateLimited
+				e.Kind = agentbox.KindRateLimited
+			default:
+				if r.Error.Code >= 500 {
+					e.Kind = agentbox.KindUpstream
+				}
 			}
 			errs = append(errs, e)
 		default:

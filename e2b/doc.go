@@ -70,7 +70,10 @@
 // in use); a sandbox that died, expired or was killed matches
 // [agentbox.ErrSandboxGone] (the control plane's 404, E2B's edge's 502); a
 // paused one that could not be resumed matches [ErrPaused]; a missing file
-// or process matches [fs.ErrNotExist].
+// or process matches [fs.ErrNotExist]. Error.Kind says the same as one
+// [agentbox.ErrorKind] (KindAuth, KindRateLimited, KindSandboxGone,
+// KindPaused, KindNotFound, and KindUpstream for E2B's 5xx), which
+// [agentbox.KindOf] reports for provider errors too.
 //
 // # Credentials
 //

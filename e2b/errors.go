@@ -14,10 +14,17 @@ import (
 	"github.com/agentbox/agentbox/internal/secret"
 )
 
-// Errors that match an [*Error] by its kind, with errors.Is. A sandbox that
-// is gone (404 from the control plane, 502 from E2B's edge) matches
-// [agentbox.ErrSandboxGone]; a missing file or process matches
-// [fs.ErrNotExist].
+// Errors that match an [*Error] by its Kind, with errors.Is. Each kind
+// matches one sentinel:
+//
+//   - [agentbox.KindAuth]: [ErrAuth]
+//   - [agentbox.KindRateLimited]: [ErrRateLimited]
+//   - [agentbox.KindSandboxGone]: [agentbox.ErrSandboxGone] (404 from the
+//     control plane, 502 from E2B's edge)
+//   - [agentbox.KindNotFound]: [fs.ErrNotExist] (a missing file or process)
+//   - [agentbox.KindPaused]: [ErrPaused]
+//
+// [agentbox.KindUpstream] (a 5xx from E2B) matches no sentinel.
 var (
 	// ErrAuth means E2B rejected the API key or the sandbox's access token.
 	ErrAuth = errors.New("e2b: not authorized")
@@ -37,8 +44,10 @@ type Error struct {
 	Code string
 	// Message is what the server said, or why there was no answer.
 	Message string
-	// kind is the sentinel the error matches, if any.
-	kind error
+	// Kind classifies the error, as [agentbox.KindOf] reports it: one of
+	// KindAuth, KindRateLimited, KindSandboxGone, KindNotFound, KindPaused
+	// or KindUpstream, or "" when E2B's answer fits none.
+	Kind agentbox.ErrorKind
 	// err is the underlying error, if any.
 	err error
 }
@@ -60,17 +69,37 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the kind of the error (ErrAuth, ErrRateLimited,
-// agentbox.ErrSandboxGone, fs.ErrNotExist) and its cause.
+// ErrorKind returns e.Kind, for [agentbox.KindOf].
+func (e *Error) ErrorKind() agentbox.ErrorKind { return e.Kind }
+
+// Unwrap returns the sentinel of the error's Kind (ErrAuth, ErrRateLimited,
+// agentbox.ErrSandboxGone, fs.ErrNotExist, ErrPaused), if any, and its cause.
 func (e *Error) Unwrap() []error {
 	var errs []error
-	if e.kind != nil {
-		errs = append(errs, e.kind)
+	if s := sentinel(e.Kind); s != nil {
+		errs = append(errs, s)
 	}
 	if e.err != nil {
 		errs = append(errs, e.err)
 	}
 	return errs
+}
+
+// sentinel returns the error that an Error of kind k matches, or nil.
+func sentinel(k agentbox.ErrorKind) error {
+	switch k {
+	case agentbox.KindAuth:
+		return ErrAuth
+	case agentbox.KindRateLimited:
+		return ErrRateLimited
+	case agentbox.KindSandboxGone:
+		return agentbox.ErrSandboxGone
+	case agentbox.KindNotFound:
+		return fs.ErrNotExist
+	case agentbox.KindPaused:
+		return ErrPaused
+	}
+	return nil
 }
 
 // where says whose error a status is: for the control plane a 404 of an
@@ -107,17 +136,19 @@ func statusError(op string, status int, body []byte, w where, secrets ...string)
 	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		e.kind = ErrAuth
+		e.Kind = agentbox.KindAuth
 	case status == http.StatusTooManyRequests:
-		e.kind = ErrRateLimited
+		e.Kind = agentbox.KindRateLimited
 	case status == http.StatusNotFound && w == controlPlane:
-		e.kind = agentbox.ErrSandboxGone
+		e.Kind = agentbox.KindSandboxGone
 	case status == http.StatusNotFound && w == envd:
-		e.kind = fs.ErrNotExist
+		e.Kind = agentbox.KindNotFound
 	case status == http.StatusBadGateway && w == envd && !portClosed(e.Message):
-		e.kind = agentbox.ErrSandboxGone // E2B's edge: "The sandbox was not found"
+		e.Kind = agentbox.KindSandboxGone // E2B's edge: "The sandbox was not found"
 	case status == http.StatusConflict && w == envd && strings.Contains(strings.ToLower(e.Message), "paused"):
-		e.kind = ErrPaused // E2B's edge: "The sandbox is paused"
+		e.Kind = agentbox.KindPaused // E2B's edge: "The sandbox is paused"
+	case status >= 500 && !(status == http.StatusBadGateway && portClosed(e.Message)):
+		e.Kind = agentbox.KindUpstream // not for a 502 of a port nothing listens on
 	}
 	e.Code = redact(e.Code, secrets...)
 	e.Message = redact(e.Message, secrets...)
@@ -142,11 +173,11 @@ func rpcError(op string, err error, secrets ...string) *Error {
 	e := &Error{Op: op, Code: ce.Code().String(), Message: redact(ce.Message(), secrets...)}
 	switch ce.Code() {
 	case connect.CodeNotFound:
-		e.kind = fs.ErrNotExist
+		e.Kind = agentbox.KindNotFound
 	case connect.CodeUnauthenticated, connect.CodePermissionDenied:
-		e.kind = ErrAuth
+		e.Kind = agentbox.KindAuth
 	case connect.CodeResourceExhausted:
-		e.kind = ErrRateLimited
+		e.Kind = agentbox.KindRateLimited
 	}
 	if e.Message == "" {
 		e.Message = redact(ce.Error(), secrets...)

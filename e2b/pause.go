@@ -231,7 +231,7 @@ func (s *Sandbox) pausedError(op string, err error) error {
 	if wakeErr == err {
 		err = nil // the resume's failure is the error
 	}
-	e := &Error{Op: op, Message: "the sandbox is paused", kind: ErrPaused, err: err}
+	e := &Error{Op: op, Message: "the sandbox is paused", Kind: agentbox.KindPaused, err: err}
 	if wakeErr != nil {
 		e.Message += ", and resuming it failed: " + wakeErr.Error()
 		e.err = errors.Join(wakeErr, err)

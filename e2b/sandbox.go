@@ -348,7 +348,7 @@ func (s *Sandbox) gone(op string, err error) error {
 		return s.pausedError(op, err) // the edge said so
 	}
 	if resp.StatusCode == http.StatusBadGateway {
-		return &Error{Op: op, StatusCode: resp.StatusCode, Message: "the sandbox was killed or reached the end of its lifetime", kind: agentbox.ErrSandboxGone, err: err}
+		return &Error{Op: op, StatusCode: resp.StatusCode, Message: "the sandbox was killed or reached the end of its lifetime", Kind: agentbox.KindSandboxGone, err: err}
 	}
 	return err
 }
