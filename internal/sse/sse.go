@@ -27,7 +27,9 @@ type Decoder struct {
 
 // NewDecoder returns a decoder reading from r.
 func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{r: bufio.NewReaderSize(r, 64<<10)}
+	// A small buffer: a stream's events are short, a longer line is put
+	// together in d.line, and each of many concurrent streams holds one.
+	return &Decoder{r: bufio.NewReaderSize(r, 4<<10)}
 }
 
 // Next returns the data of the next event that has some, its lines joined
