@@ -13,6 +13,7 @@ import (
 const (
 	defaultResumeWindow   = 15 * time.Second
 	defaultMaxReplayBytes = 8 << 20
+	replayPiece           = 32 << 10 // the most of a replay written at once
 )
 
 // A turnLog is the stream of a chat's running turn, kept from its start so
@@ -129,6 +130,10 @@ func (t *turnLog) replay(ctx context.Context, w *clientWriter) {
 		chunk, end, changed := t.buf[off:len(t.buf):len(t.buf)], t.done || t.full, t.changed
 		t.mu.Unlock()
 		if len(chunk) > 0 {
+			// In pieces, each with its write deadline, as the turn's own
+			// stream went: a backlog of megabytes to a slow reader is not
+			// one write that must end within WriteTimeout.
+			chunk = chunk[:min(len(chunk), replayPiece)]
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}

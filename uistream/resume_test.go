@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -375,5 +376,66 @@ func TestTheClientsResume(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestAStalledResumerLosesTheTurn resumes a turn with a client that never
+// reads, after the turn's own client hung up: once a write to it has waited
+// WriteTimeout, it is gone too, and the turn is cancelled when the resume
+// window passes; the chat takes the next message. Many resumers that read
+// share the one kept stream.
+func TestAStalledResumerLosesTheTurn(t *testing.T) {
+	const writeTimeout, window = 200 * time.Millisecond, 300 * time.Millisecond
+	steps, opened, started, _, cancelled := blockingRun()
+	big := make([]string, 256) // 1 MiB before the command: more than the sockets hold
+	for i := range big {
+		big[i] = strings.Repeat("y", 4<<10)
+	}
+	steps[0].Text = big
+	steps = append(steps, agentboxtest.Reply("next"))
+	h := uistream.New(agentbox.New(agentboxtest.NewProvider(steps...), agentbox.Options{Open: opened.open}),
+		uistream.Options{WriteTimeout: writeTimeout, ResumeWindow: window})
+	srv := smallBufferServer(h)
+	t.Cleanup(func() {
+		h.Close(context.Background())
+		srv.Close()
+	})
+	hangUp := startTurn(t, srv, "a", started)
+	hangUp()
+
+	readers := make(chan int, 20)
+	for range cap(readers) {
+		go func() {
+			resp, err := http.Get(srv.URL + "/api/chat/a/stream")
+			if err != nil {
+				readers <- -1
+				return
+			}
+			n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close() // gone, after a MiB of the turn
+			readers <- int(n)
+		}()
+	}
+	for range cap(readers) {
+		if n := <-readers; n != 1<<20 {
+			t.Errorf("a resumer read %d bytes of the turn, want the first MiB", n)
+		}
+	}
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(smallBuffer)
+	io.WriteString(conn, "GET /api/chat/a/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") // and never reads
+
+	select {
+	case <-cancelled:
+	case <-time.After(writeTimeout + window + margin):
+		t.Fatal("a resumer that never reads keeps the turn running")
+	}
+	code, body, _ := untilServed(t, h, chatBody("a", "build it", "then?"), http.StatusConflict, time.Now(), margin)
+	if code != 200 || !strings.Contains(body, `"type":"finish"`) {
+		t.Errorf("the next message: %d %.200s", code, body)
 	}
 }
