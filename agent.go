@@ -59,6 +59,29 @@ type Options struct {
 	// 100,000; a negative value, no limit.
 	HistoryTokens int
 
+	// NeedsApproval, when set, says which tool calls need a person's
+	// approval before they run, such as commands outside an allow-list;
+	// calls of tools wrapped by [RequireApproval] need it too. For each
+	// such call, in call order, the run sends an [ApprovalRequest] and
+	// waits for the answer from Approve; without Approve, or when no answer
+	// comes, the calls that can run do, and the run stops with
+	// [StopApproval] until [Agent.Continue] or [Session.Continue] brings
+	// the answers. A denied call is not run: the model gets the denial, and
+	// its reason, as the call's result (an error matching [ErrDenied]).
+	// Calls that cannot run (an unknown tool, arguments that are not a JSON
+	// object) fail without asking.
+	NeedsApproval func(ToolCall) bool
+	// Approve answers an approval request while the run waits, for programs
+	// that can ask at once (a terminal prompt, a chat message). ctx is done
+	// when the run is cancelled, its Budget.Duration passes, or
+	// ApprovalTimeout does. Its error, reported as a non-fatal [Error],
+	// leaves the call and those after it waiting, as does the timeout.
+	Approve func(ctx context.Context, req ApprovalRequest) (Approval, error)
+	// ApprovalTimeout bounds how long a step waits for Approve's answers,
+	// in all; the calls not answered by then wait as if there were no
+	// Approve. 0 means no limit but the run's.
+	ApprovalTimeout time.Duration
+
 	// MaxTokens caps each model response; 0 leaves it to the provider.
 	MaxTokens int
 	// Temperature, when non-nil, sets the sampling temperature.
@@ -188,15 +211,22 @@ func (a *Agent) Run(ctx context.Context, prompt string) <-chan Event {
 
 // RunMessages is like Run for a conversation: messages are the turns so far
 // (the Messages of an earlier [Done], say, with a new user turn appended).
-// The slice is not modified.
+// The slice is not modified. Tool calls that waited for approval when the
+// user turn was appended (see [StopApproval]) are not run: the model reads
+// that the user wrote instead of answering.
 func (a *Agent) RunMessages(ctx context.Context, messages []Message) <-chan Event {
 	r := a.newRun(messages)
+	a.startRun(ctx, r)
+	return r.out
+}
+
+// startRun starts r with the agent's sandbox, or one it opens for r.
+func (a *Agent) startRun(ctx context.Context, r *run) {
 	r.source.given = a.opts.Sandbox
 	if open := a.opts.Open; open != nil {
 		r.source.open = func(ctx context.Context, _ func(error)) (Sandbox, error) { return open(ctx) }
 	}
 	go func() { r.end(r.execute(ctx)) }()
-	return r.out
 }
 
 // newRun prepares a run of the conversation in messages.
@@ -204,7 +234,7 @@ func (a *Agent) newRun(messages []Message) *run {
 	r := &run{
 		agent:     a,
 		out:       make(chan Event, eventBuffer),
-		messages:  append([]Message(nil), messages...),
+		messages:  closeWaitingBeforeUser(messages),
 		ids:       callIDs{},
 		oversized: map[string]int{},
 		start:     time.Now(),

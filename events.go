@@ -6,10 +6,11 @@ import (
 )
 
 // An Event is something that happened during a run: a [Token], [ToolInput],
-// [ToolStart], [ToolOutput], [Preview], [ToolResult], [Error] or [Done]. The
-// set is closed: no other package can add to it. Each marshals to a JSON
-// object whose "type" field names it ("token", "tool_input", "tool_start",
-// "tool_output", "preview", "tool_result", "error", "done").
+// [ApprovalRequest], [ToolStart], [ToolOutput], [Preview], [ToolResult],
+// [Error] or [Done]. The set is closed: no other package can add to it. Each
+// marshals to a JSON object whose "type" field names it ("token",
+// "tool_input", "approval_request", "tool_start", "tool_output", "preview",
+// "tool_result", "error", "done").
 type Event interface {
 	isEvent()
 }
@@ -33,6 +34,19 @@ type ToolInput struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Delta string `json:"delta"`
+}
+
+// ApprovalRequest asks for a person's approval of a tool call before it runs
+// (see [Options.NeedsApproval]). It comes after the call's [ToolInput]
+// events; the call's [ToolStart] and [ToolResult] follow the answer, in this
+// run or, when the run stops with [StopApproval] first, in the run that
+// continues it. Answer it with an [Approval] of the same ID.
+type ApprovalRequest struct {
+	Step int    `json:"step"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Args is the call's JSON arguments object.
+	Args json.RawMessage `json:"args"`
 }
 
 // ToolStart announces that a tool call begins.
@@ -117,6 +131,7 @@ const (
 	StopMaxSteps  StopReason = "max_steps" // Options.MaxSteps model responses were used
 	StopBudget    StopReason = "budget"    // Options.Budget was exceeded
 	StopCanceled  StopReason = "canceled"  // the caller's ctx was done
+	StopApproval  StopReason = "approval"  // tool calls wait for approval: see Agent.Continue
 	StopError     StopReason = "error"     // the provider or the sandbox failed
 )
 
@@ -132,6 +147,10 @@ type Done struct {
 	// Messages is the conversation: the prompt and every turn after it, with
 	// no system prompt. Pass it to a later request to continue.
 	Messages []Message `json:"messages"`
+	// Pending are the tool calls that wait for approval when Reason is
+	// StopApproval: the last message of Messages that made calls made them,
+	// and [Agent.Continue] takes the answers.
+	Pending []ToolCall `json:"pending,omitempty"`
 	// Elapsed is the run's wall time.
 	Elapsed time.Duration `json:"-"`
 	// SandboxTime is how long the sandbox this run opened was open; zero for
@@ -139,14 +158,15 @@ type Done struct {
 	SandboxTime time.Duration `json:"-"`
 }
 
-func (Token) isEvent()      {}
-func (ToolInput) isEvent()  {}
-func (ToolStart) isEvent()  {}
-func (ToolOutput) isEvent() {}
-func (Preview) isEvent()    {}
-func (ToolResult) isEvent() {}
-func (Error) isEvent()      {}
-func (Done) isEvent()       {}
+func (Token) isEvent()           {}
+func (ToolInput) isEvent()       {}
+func (ApprovalRequest) isEvent() {}
+func (ToolStart) isEvent()       {}
+func (ToolOutput) isEvent()      {}
+func (Preview) isEvent()         {}
+func (ToolResult) isEvent()      {}
+func (Error) isEvent()           {}
+func (Done) isEvent()            {}
 
 // errorText is the JSON form of an optional error.
 func errorText(err error) string {
@@ -172,6 +192,18 @@ func (e ToolInput) MarshalJSON() ([]byte, error) {
 		Type string `json:"type"`
 		plain
 	}{"tool_input", plain(e)})
+}
+
+// MarshalJSON adds "type":"approval_request".
+func (e ApprovalRequest) MarshalJSON() ([]byte, error) {
+	type plain ApprovalRequest
+	if len(e.Args) == 0 {
+		e.Args = json.RawMessage("null")
+	}
+	return json.Marshal(struct {
+		Type string `json:"type"`
+		plain
+	}{"approval_request", plain(e)})
 }
 
 // MarshalJSON adds "type":"preview".

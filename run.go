@@ -24,7 +24,9 @@ type run struct {
 	start     time.Time
 	source    sandboxSource
 	sandbox   sandboxSlot
-	closeErr  error // from closing the sandbox, reported by end
+	closeErr  error       // from closing the sandbox, reported by end
+	resume    *resumeStep // for a run that continues a conversation waiting for answers
+	pending   []ToolCall  // the calls left waiting for an answer
 }
 
 // A sandboxSource is where a run's sandbox comes from: the caller's sandbox,
@@ -88,7 +90,7 @@ func (r *run) execute(parent context.Context) Done {
 
 	stopOpening()
 	sandboxTime := r.releaseSandbox(parent)
-	return Done{
+	done := Done{
 		Reason:      reason,
 		Err:         err,
 		Usage:       r.usage,
@@ -97,6 +99,10 @@ func (r *run) execute(parent context.Context) Done {
 		Elapsed:     time.Since(r.start),
 		SandboxTime: sandboxTime,
 	}
+	if reason == StopApproval {
+		done.Pending = r.pending
+	}
+	return done
 }
 
 // openSandbox fills the run's sandbox slot: at once with the caller's
@@ -196,6 +202,14 @@ func (r *run) send(ctx context.Context, ev Event) {
 // loop asks the model and runs its tool calls until the run ends.
 func (r *run) loop(ctx context.Context) (StopReason, error) {
 	opts := &r.agent.opts
+	if r.resume != nil {
+		if r.continueStep(ctx) {
+			return StopApproval, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return StopCanceled, err
+		}
+	}
 	for {
 		r.steps++
 		st, err := r.stream(ctx)
@@ -210,9 +224,13 @@ func (r *run) loop(ctx context.Context) (StopReason, error) {
 		if len(st.message.ToolCalls) == 0 {
 			return StopCompleted, nil
 		}
-		r.messages = append(r.messages, r.runTools(ctx, st.message.ToolCalls)...)
+		msgs, waiting := r.runCalls(ctx, st.message.ToolCalls, map[string]Approval{})
+		r.messages = append(r.messages, msgs...)
 		if err := ctx.Err(); err != nil {
 			return StopCanceled, err
+		}
+		if r.pending = waiting; len(waiting) > 0 {
+			return StopApproval, nil
 		}
 		if b := opts.Budget; b.Tokens > 0 && r.usage.TotalTokens() > b.Tokens {
 			return StopBudget, fmt.Errorf("%w: %d tokens used, the limit is %d", ErrBudget, r.usage.TotalTokens(), b.Tokens)

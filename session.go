@@ -137,10 +137,32 @@ func (a *Agent) ResumeSession(state SessionState, opts SessionOptions) (*Session
 // contract are those of [Agent.Run]: the last is always a [Done], whose
 // Messages is the whole conversation. While a turn runs, another Send ends at
 // once with [ErrSessionBusy].
+//
+// Tool calls still waiting for approval (see [Session.Pending]) are not run:
+// the model reads that the user wrote instead of answering.
 func (s *Session) Send(ctx context.Context, text string) <-chan Event {
 	return s.turn(ctx, func(msgs []Message) ([]Message, error) {
 		return append(msgs, Message{Role: RoleUser, Content: text}), nil
-	})
+	}, nil)
+}
+
+// Continue runs on the turn that stopped with [StopApproval], with answers
+// to the tool calls it waits for, as [Agent.Continue] does; its events are
+// those of a turn. It is how a server asks a person in one request and goes
+// on in the next: the answers may come in another process, to the session
+// [Agent.ResumeSession] made of the state.
+func (s *Session) Continue(ctx context.Context, answers ...Approval) <-chan Event {
+	return s.turn(ctx, func(msgs []Message) ([]Message, error) { return msgs, nil },
+		func(r *run) error { return r.prepareContinue(answers) })
+}
+
+// Pending returns the tool calls waiting for approval: those of the last
+// turn, when it stopped with [StopApproval] and has not been continued.
+func (s *Session) Pending() []ToolCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, waiting := waitingCalls(s.messages)
+	return waiting
 }
 
 // Retry runs the last turn again: what followed the last user message is
@@ -154,7 +176,7 @@ func (s *Session) Retry(ctx context.Context) <-chan Event {
 			}
 		}
 		return nil, errors.New("agentbox: the session has no turn to retry")
-	})
+	}, nil)
 }
 
 // Edit replaces the user's nth message (0 for the first) with text, drops
@@ -173,11 +195,12 @@ func (s *Session) Edit(ctx context.Context, n int, text string) <-chan Event {
 			seen++
 		}
 		return nil, fmt.Errorf("agentbox: the session has no user message %d to edit (it has %d)", n, seen)
-	})
+	}, nil)
 }
 
-// turn starts a run of the conversation that next makes of the session's.
-func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, error)) <-chan Event {
+// turn starts a run of the conversation that next makes of the session's,
+// which prepare, when not nil, readies.
+func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, error), prepare func(*run) error) <-chan Event {
 	a := s.agent
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,14 +215,17 @@ func (s *Session) turn(ctx context.Context, next func([]Message) ([]Message, err
 	if err == nil {
 		msgs, err = next(slices.Clone(s.messages))
 	}
+	var r *run
+	if err == nil {
+		r = a.newRun(msgs)
+		if prepare != nil {
+			err = prepare(r)
+		}
+	}
 	if err != nil {
-		out := make(chan Event, 1)
-		out <- Done{Reason: StopError, Err: err, Messages: slices.Clone(s.messages)}
-		close(out)
-		return out
+		return failed(err, s.messages)
 	}
 
-	r := a.newRun(msgs)
 	switch {
 	case a.opts.Sandbox != nil:
 		r.source.given = a.opts.Sandbox // the caller's: its lifetime too

@@ -19,8 +19,9 @@ var ErrUnknownTool = errors.New("unknown tool")
 
 // runTools runs the calls of one step and returns the tool messages, in call
 // order. Consecutive calls of non-exclusive tools run concurrently (up to
-// Options.ToolConcurrency); an exclusive tool's call runs alone.
-func (r *run) runTools(ctx context.Context, calls []ToolCall) []Message {
+// Options.ToolConcurrency); an exclusive tool's call runs alone. A call that
+// answers denies is not run.
+func (r *run) runTools(ctx context.Context, calls []ToolCall, answers map[string]Approval) []Message {
 	msgs := make([]Message, len(calls))
 	for start := 0; start < len(calls); {
 		end := start + 1
@@ -33,7 +34,8 @@ func (r *run) runTools(ctx context.Context, calls []ToolCall) []Message {
 		g.SetLimit(r.agent.opts.ToolConcurrency)
 		for i := start; i < end; i++ {
 			g.Go(func() error {
-				msgs[i] = r.callTool(ctx, calls[i])
+				answer, ok := answers[calls[i].ID]
+				msgs[i] = r.callTool(ctx, calls[i], denial(answer, ok))
 				return nil
 			})
 		}
@@ -44,8 +46,9 @@ func (r *run) runTools(ctx context.Context, calls []ToolCall) []Message {
 }
 
 // callTool runs one call, reporting it with ToolStart and ToolResult, and
-// returns the tool message for the model.
-func (r *run) callTool(ctx context.Context, call ToolCall) Message {
+// returns the tool message for the model. A call denied, with its denial as
+// the error, is not run.
+func (r *run) callTool(ctx context.Context, call ToolCall, denied error) Message {
 	a := r.agent
 	started := time.Now()
 	args, err := normalizeArgs(call.Arguments)
@@ -66,6 +69,8 @@ func (r *run) callTool(ctx context.Context, call ToolCall) Message {
 			ErrInvalidArguments, size, a.opts.MaxToolArguments)
 	case ctx.Err() != nil:
 		err = fmt.Errorf("not run: %w", context.Cause(ctx))
+	case denied != nil:
+		err = denied
 	case tool == nil:
 		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(a.toolNames(), ", "))
 	case err == nil:
