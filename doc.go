@@ -10,6 +10,7 @@
 //		switch ev := ev.(type) {
 //		case agentbox.Token:      // streamed model text
 //		case agentbox.ToolInput:  // a tool call's arguments, as the model writes them
+//		case agentbox.ApprovalRequest: // a call waits for a person's approval
 //		case agentbox.ToolStart:  // a tool call begins, with its complete arguments
 //		case agentbox.ToolOutput: // streamed stdout/stderr of a running tool
 //		case agentbox.Preview:    // a port of the sandbox answers at a URL
@@ -44,6 +45,11 @@
 //     with a marker in between).
 //   - Cancelling ctx stops the model stream, kills running commands, closes
 //     what the run opened, sends [Done] and leaves no goroutine behind.
+//   - A call that needs approval ([Options.NeedsApproval], [RequireApproval])
+//     runs only once approved: [Options.Approve] answers while the run
+//     waits, or the run stops with [StopApproval] and [Agent.Continue] (or
+//     [Session.Continue]) brings the answers later. A denied call never
+//     reaches the sandbox; the model reads the denial and its reason.
 //   - Earlier turns longer than [Options.HistoryTokens] are shortened before
 //     each request, oldest tool output first; the last turn is sent whole.
 //

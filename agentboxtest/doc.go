@@ -10,6 +10,8 @@
 //     answered by its Handler, by default [Shell], which interprets a small
 //     subset of sh against the sandbox's files.
 //   - [Opener] and [FailingOpener] make an [agentbox.Opener] with a delay.
+//   - [Approver] answers approval requests as scripted ([agentbox.Options]
+//     Approve), or waits as a person who stepped away does.
 //
 // The suites:
 //
@@ -19,7 +21,8 @@
 //     replaying [Step.Chunks] sends, and sends the requests it is given.
 //   - [RunHostileTests] drives the agent with a model that attacks the
 //     sandbox (huge edits, sparse and special files, path escapes, floods,
-//     fork trees and bombs, malformed and huge arguments) and checks that
+//     fork trees and bombs, malformed and huge arguments, calls denied or
+//     never approved) and checks that
 //     every run ends in its limits, with its heap bounded and nothing it
 //     started left running.
 //

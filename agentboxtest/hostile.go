@@ -181,6 +181,15 @@ const (
 //	                    2 steps
 //	ManyCalls           500 calls in one step: 500 results, the reads see
 //	                    the writes before them; 4 steps
+//	DeniedCalls         writes, commands and background processes that
+//	                    need approval, all denied but one command: the
+//	                    denied ones fail with ErrDenied and change nothing
+//	                    (their files do not exist in the next step), the
+//	                    approved one runs; 2 steps
+//	UnansweredCalls     a command and a background process whose approval
+//	                    never comes: after ApprovalTimeout (1 s) the run
+//	                    stops with StopApproval, neither call started,
+//	                    and nothing of theirs is running; 1 step
 //
 // Attacks that need a real shell (HostileOptions.Shell) or background
 // processes ([agentbox.ProcessStarter]) are left out, or their subtests
@@ -370,6 +379,14 @@ type attack struct {
 	// return (by emptying the file it reads, say), so that the suite does
 	// not leak it.
 	unstick func(ctx context.Context, sb agentbox.Sandbox)
+	// needsApproval, approve and approvalTimeout are the agent's options
+	// of the same names.
+	needsApproval   func(agentbox.ToolCall) bool
+	approve         func(context.Context, agentbox.ApprovalRequest) (agentbox.Approval, error)
+	approvalTimeout time.Duration
+	// stop is the reason the run must end with; empty means
+	// StopCompleted.
+	stop agentbox.StopReason
 }
 
 // An outcome is what a run of the attacker produced.
@@ -502,8 +519,11 @@ func (h *hostile) play(t *testing.T, a attack) *outcome {
 			}
 			return given, nil
 		},
-		ToolTimeout:   T,
-		MaxToolResult: HostileMaxToolResult,
+		ToolTimeout:     T,
+		MaxToolResult:   HostileMaxToolResult,
+		NeedsApproval:   a.needsApproval,
+		Approve:         a.approve,
+		ApprovalTimeout: a.approvalTimeout,
 	})
 
 	heapBound := a.heap
@@ -587,7 +607,9 @@ func (h *hostile) play(t *testing.T, a attack) *outcome {
 	switch {
 	case late: // cancelled by the suite: its reason says nothing more
 	case a.cancelAfter > 0 && (done.Reason == agentbox.StopCanceled || done.Reason == agentbox.StopCompleted):
-	case done.Reason != agentbox.StopCompleted || done.Err != nil:
+	case a.stop != "" && (done.Reason != a.stop || done.Err != nil):
+		t.Errorf("Done = %s, %v; want %s", done.Reason, done.Err, a.stop)
+	case a.stop == "" && (done.Reason != agentbox.StopCompleted || done.Err != nil):
 		t.Errorf("Done = %s, %v; want the run completed", done.Reason, done.Err)
 	}
 	for id, r := range obs.results {

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,8 @@ var hostileCases = []hostileCase{
 	{name: "DeepJSON", test: testDeepJSON},
 	{name: "UnknownTools", test: testUnknownTools},
 	{name: "ManyCalls", test: testManyCalls},
+	{name: "DeniedCalls", test: testDeniedCalls},
+	{name: "UnansweredCalls", test: testUnansweredCalls},
 }
 
 // call returns a call of tool name with args marshalled to JSON.
@@ -699,5 +703,84 @@ func testManyCalls(t *testing.T, h *hostile) {
 		if r, ok := o.results[id]; ok && (r.Err != nil || r.Output != fmt.Sprintf("file %d\n", i%files)) {
 			t.Errorf("read_file many/%d.txt after it was written = %q, %v", i%files, capString(r.Output, 200), r.Err)
 		}
+	}
+}
+
+// changesSandbox is an approval policy: every call but reads needs approval.
+func changesSandbox(c agentbox.ToolCall) bool {
+	return c.Name != "read_file" && c.Name != "list_files" && c.Name != "process_output"
+}
+
+func testDeniedCalls(t *testing.T, h *hostile) {
+	T := h.opts.ToolTimeout
+	m := h.marker()
+	step := []Call{
+		call("write", "write_file", map[string]any{"files": []map[string]any{{"path": "denied-write.txt", "content": "x"}}}),
+		command("run", h.cmd(m, "echo x > denied-run.txt")),
+		call("edit", "edit_file", map[string]any{"path": "kept.txt", "old_string": "kept", "new_string": "changed"}),
+		command("ok", h.cmd(m, "echo approved > approved.txt")),
+	}
+	if h.processes {
+		step = append(step, call("bg", "start_process", map[string]any{"command": h.cmd(m, "echo x > denied-bg.txt; sleep 1000")}))
+	}
+	o := h.play(t, attack{
+		marker: m,
+		setup: func(ctx context.Context, sb agentbox.Sandbox) error {
+			return sb.WriteFiles(ctx, []agentbox.File{{Path: "kept.txt", Data: []byte("kept\n")}})
+		},
+		moves: steps(
+			calls(step...),
+			calls(
+				call("read-write", "read_file", map[string]any{"path": "denied-write.txt"}),
+				call("read-run", "read_file", map[string]any{"path": "denied-run.txt"}),
+				call("read-bg", "read_file", map[string]any{"path": "denied-bg.txt"}),
+				call("read-kept", "read_file", map[string]any{"path": "kept.txt"}),
+				call("read-ok", "read_file", map[string]any{"path": "approved.txt"}),
+			),
+		),
+		needsApproval: changesSandbox,
+		approve: func(ctx context.Context, req agentbox.ApprovalRequest) (agentbox.Approval, error) {
+			return agentbox.Approval{Approved: req.ID == "ok", Reason: "not this one"}, nil
+		},
+		budget: within(2, T),
+	})
+	for _, c := range step {
+		if r := o.result(t, c.ID); c.ID != "ok" && !errors.Is(r.Err, agentbox.ErrDenied) {
+			t.Errorf("denied %s (%s) = %q, %v; want an error matching ErrDenied", c.ID, c.Name, capString(r.Output, 300), r.Err)
+		}
+	}
+	wantExit0(t, o, "ok")
+	for _, id := range []string{"read-write", "read-run", "read-bg"} {
+		wantError(t, o, id, "the file of a denied call does not exist")
+	}
+	if r := o.result(t, "read-kept"); !strings.Contains(r.Output, "kept") || strings.Contains(r.Output, "changed") {
+		t.Errorf("after a denied edit, kept.txt reads %q", capString(r.Output, 300))
+	}
+	if r := o.result(t, "read-ok"); !strings.Contains(r.Output, "approved") {
+		t.Errorf("the approved command's file reads %q, %v", capString(r.Output, 300), r.Err)
+	}
+}
+
+func testUnansweredCalls(t *testing.T, h *hostile) {
+	m := h.marker()
+	step := []Call{command("run", h.cmd(m, "echo x > unanswered.txt; sleep 1000"))}
+	if h.processes {
+		step = append(step, call("bg", "start_process", map[string]any{"command": h.cmd(m, "sleep 1000")}))
+	}
+	const timeout = time.Second
+	o := h.play(t, attack{
+		marker:          m,
+		moves:           steps(calls(step...)),
+		needsApproval:   changesSandbox,
+		approve:         NewApprover().Approve,
+		approvalTimeout: timeout,
+		stop:            agentbox.StopApproval,
+		budget:          timeout + HostileCallGrace,
+	})
+	if len(o.results) != 0 {
+		t.Errorf("calls waiting for approval have results: %v", slices.Collect(maps.Keys(o.results)))
+	}
+	if len(o.done.Pending) != len(step) {
+		t.Errorf("Done.Pending = %v, want the %d calls", o.done.Pending, len(step))
 	}
 }

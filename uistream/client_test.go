@@ -50,6 +50,7 @@ func nodePackage(t *testing.T, env, pkg string) string {
 // uiMessage is the message the AI SDK's client builds from a stream.
 type sdkMessage struct {
 	ID       string         `json:"id"`
+	Role     string         `json:"role"`
 	Metadata map[string]any `json:"metadata"`
 	Parts    []struct {
 		Type       string `json:"type"`
@@ -119,6 +120,8 @@ func TestTheAISDKReadsTheStreams(t *testing.T) {
 				"step-start text=Done: open the preview./done",
 			"failed.golden": "step-start text=Part of an answer/done",
 			"warned.golden": "step-start text=Hi./done",
+			"approval.golden": "step-start tool-write_file/output-available " +
+				"tool-run_command/approval-requested tool-run_command/approval-requested",
 		}[name]
 		if got != want {
 			t.Errorf("%s: the SDK built\n%s\nwant\n%s", name, got, want)

@@ -31,6 +31,10 @@ import (
 //   - [agentbox.ToolResult]: the tool result a:{toolCallId, result}, result
 //     the text the model got; for a failed call, that text is the error's
 //     ("Error: …"), which the page shows as the call's result.
+//   - [agentbox.ApprovalRequest]: the tool call 9:{toolCallId, toolName,
+//     args}, complete, when the call has not had it, and no result: the
+//     client keeps the call in state "call" until the user answers (see
+//     below).
 //   - a non-fatal [agentbox.Error]: data 2:[{type:"warning", message}].
 //   - [agentbox.Done]: finish step e:, then, when the stream has a step, the
 //     message annotations 8:[{type:"usage", value:{promptTokens,
@@ -38,8 +42,10 @@ import (
 //     usage}] (the first as bolt.diy shows token usage, the second as the
 //     [Encoder]'s message metadata), then the error 3:"…" when the run
 //     failed, and last the finish message d:{finishReason, usage:
-//     {promptTokens, completionTokens}}, finishReason "stop", or "error"
-//     after a failure. The client stops at the error and reports it.
+//     {promptTokens, completionTokens}}, finishReason "stop", "tool-calls"
+//     when the run stopped for approvals ([agentbox.StopApproval]), or
+//     "error" after a failure. The client stops at the error and reports
+//     it.
 //
 // What the UI message stream sends as transient data (command output,
 // warnings) goes to data 2:, which the client keeps beside the messages
@@ -49,8 +55,19 @@ import (
 //
 // Each new step number opens a step, f:{messageId} (the client takes the
 // ID for the message), and closes the one before, e:{finishReason,
-// isContinued}, finishReason "tool-calls" after a step with tool calls. A
-// DataStreamEncoder is not safe for concurrent use.
+// isContinued}, finishReason "tool-calls" after a step with tool calls.
+//
+// The protocol has no approval parts: a call waiting for approval is a tool
+// call without a result. The page answers it as it answers a call of a
+// tool of its own, with useChat's addToolResult({toolCallId, result}),
+// result {"approved": true} or {"approved": false, "reason": "…"}; useChat
+// then sends the conversation again, its last message the assistant's (see
+// [Handler]), and reads the answer's stream into that message. The events
+// of step 0 are those of the calls such a continued run answers
+// ([agentbox.Session.Continue]), which the client has: for them the
+// DataStreamEncoder writes no tool call, only the result, a:, which takes
+// the place of the answer in the client's message, and their output, before
+// any step. A DataStreamEncoder is not safe for concurrent use.
 type DataStreamEncoder struct {
 	// MaxToolOutput is how many bytes of one tool call's output (its
 	// [agentbox.ToolOutput] events) are sent as data; what follows is left out, and a last item says how much. 0 means
@@ -173,7 +190,7 @@ func (e *DataStreamEncoder) Encode(ev agentbox.Event) error {
 		}
 	case agentbox.ToolInput:
 		e.enterStep(ev.Step)
-		c := e.call(ev.ID, ev.Name)
+		c := e.call(ev.Step, ev.ID, ev.Name)
 		if c.called {
 			break // its input is complete
 		}
@@ -186,7 +203,10 @@ func (e *DataStreamEncoder) Encode(ev agentbox.Event) error {
 		}
 	case agentbox.ToolStart:
 		e.enterStep(ev.Step)
-		e.called(e.call(ev.ID, ev.Name), ev.ID, ev.Args)
+		e.called(e.call(ev.Step, ev.ID, ev.Name), ev.ID, ev.Args)
+	case agentbox.ApprovalRequest:
+		e.enterStep(ev.Step)
+		e.called(e.call(ev.Step, ev.ID, ev.Name), ev.ID, ev.Args)
 	case agentbox.ToolOutput:
 		e.enterStep(ev.Step)
 		st := e.streamed[ev.ID]
@@ -202,7 +222,7 @@ func (e *DataStreamEncoder) Encode(ev agentbox.Event) error {
 		e.put('8', [1]previewAnnotation{{"preview", ev.ID, ev.Port, ev.URL}})
 	case agentbox.ToolResult:
 		e.enterStep(ev.Step)
-		c := e.call(ev.ID, ev.Name)
+		c := e.call(ev.Step, ev.ID, ev.Name)
 		e.called(c, ev.ID, nil)
 		if note := e.streamed[ev.ID].note(); note != "" {
 			e.put('2', [1]dataToolOutput{{"tool-output", ev.ID, "stderr", note}})
@@ -230,8 +250,11 @@ func (e *DataStreamEncoder) Fail(err error) error {
 // end closes the open step and writes the last parts.
 func (e *DataStreamEncoder) end(done agentbox.Done) {
 	reason := "stop"
-	if done.Err != nil {
+	switch {
+	case done.Err != nil:
 		reason = "error"
+	case done.Reason == agentbox.StopApproval:
+		reason = "tool-calls"
 	}
 	if e.step != 0 {
 		if done.Err != nil {
@@ -284,12 +307,14 @@ func (e *DataStreamEncoder) finishStep(reason string) {
 	e.step = 0
 }
 
-// call returns the state of a tool call of the open step.
-func (e *DataStreamEncoder) call(id, name string) *dataCall {
+// call returns the state of a tool call of the open step. A new call of
+// step 0 is one the client has (see [DataStreamEncoder]): its call is not
+// written.
+func (e *DataStreamEncoder) call(step int, id, name string) *dataCall {
 	e.stepCalls = true
 	c := e.calls[id]
 	if c == nil {
-		c = &dataCall{name: name}
+		c = &dataCall{name: name, announced: step == 0, called: step == 0}
 		e.calls[id] = c
 	}
 	return c

@@ -710,7 +710,7 @@ func TestDataStreamOutputIsCapped(t *testing.T) {
 // a Done and complete once the Done or Fail ends it; the text and reasoning
 // add up to the tokens'; each call with a ToolResult gets one result, its
 // first result's Output; and the finish says "error" exactly when the Done
-// had an error.
+// had an error, "tool-calls" exactly when it stopped for approvals.
 func FuzzDataStreamEncoder(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 3, 'h', 'i', '!', 1, 0, 1, 2, 'o', 'k', 8, 0, 0, 0, 0})
 	f.Add([]byte{9, 2, 1, 0, 4, 'r', 'e', 'a', 'd', 3, '{', '"', '}', 3, 1, 0, 0, 1, 1, 'x', 4, 1, 0, 0, 8, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'})
@@ -791,6 +791,9 @@ func FuzzDataStreamEncoder(f *testing.F) {
 		}
 		finish := ps[len(ps)-1].Value.(map[string]any)
 		if wantError := done == nil || done.Err != nil; (finish["finishReason"] == "error") != wantError {
+			t.Errorf("finishReason %v after a Done %+v", finish["finishReason"], done)
+		}
+		if waiting := done != nil && done.Err == nil && done.Reason == agentbox.StopApproval; (finish["finishReason"] == "tool-calls") != waiting {
 			t.Errorf("finishReason %v after a Done %+v", finish["finishReason"], done)
 		}
 	})

@@ -26,6 +26,14 @@
 //	mux.Handle("/api/chat", chats)
 //	mux.Handle("/api/chat/", chats) // GET /api/chat/{id}/stream
 //
+// Tool calls that need a person's approval (agentbox's
+// Options.NeedsApproval) are asked of the user in the stream; the turn
+// ends with them waiting, and the client's next request, which carries the
+// answers in the assistant message, continues it
+// ([agentbox.Session.Continue]). AI SDK 5+ clients answer with useChat's
+// addToolApprovalResponse, AI SDK 4 clients with addToolResult and a result
+// {"approved": true} or {"approved": false, "reason": "…"}; see [Handler].
+//
 // A page reloaded mid-turn gets the turn back from its start: AI SDK 5's
 // useChat with resume: true asks GET {api}/{id}/stream, AI SDK 4's
 // experimental_resume GET {api}?chatId={id}. The stream of a running turn

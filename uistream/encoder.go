@@ -38,14 +38,32 @@ import (
 //     name unknown, arguments against the schema) has had its
 //     tool-input-available already; the tool-input-error that follows
 //     takes its place, as clients do.
+//     A denied call, whose error matches [agentbox.ErrDenied], gets
+//     tool-output-denied {toolCallId}: the client shows it denied.
+//   - [agentbox.ApprovalRequest]: tool-input-available with the call's
+//     arguments, when the call has not had it (its ToolStart comes only
+//     once it is approved), then tool-approval-request {approvalId,
+//     toolCallId}, approvalId the call's ID: the client's part waits for
+//     the user's answer (state "approval-requested"), which it sends back
+//     with the approval's ID, so that any process can tell the call.
 //   - a non-fatal [agentbox.Error]: a transient "data-warning" part, data
 //     {message}.
 //   - [agentbox.Done]: finish-step, then "error" when the run failed, then
-//     "finish" (finishReason "stop", or "error" after a failure) with
+//     "finish" (finishReason "stop"; "tool-calls" when the run stopped for
+//     approvals, [agentbox.StopApproval]; "error" after a failure) with
 //     messageMetadata {reason, steps, usage}, then "[DONE]".
 //
 // Each new step number opens a step (start-step) and closes the one before
-// (finish-step). An Encoder is not safe for concurrent use.
+// (finish-step).
+//
+// Events of step 0 are those of the calls a continued run answers
+// ([agentbox.Session.Continue]): calls of the assistant message the stream
+// continues, which the client already has. For them the Encoder writes no
+// tool-input-start or tool-input-available, only what comes of them
+// (tool-output-available, tool-output-denied, …, or tool-approval-request
+// for a call asked again), outside any step, as the AI SDK's own server
+// does; the stream's messageId should then be that message's ID. An Encoder
+// is not safe for concurrent use.
 type Encoder struct {
 	// MaxToolOutput is how many bytes of one tool call's output (its
 	// [agentbox.ToolOutput] events) are sent as data-tool-output parts; what follows is left out, and a last part
@@ -195,6 +213,15 @@ type (
 		ToolCallID string `json:"toolCallId"`
 		ErrorText  string `json:"errorText"`
 	}
+	toolOutputDenied struct {
+		Type       string `json:"type"`
+		ToolCallID string `json:"toolCallId"`
+	}
+	toolApprovalRequest struct {
+		Type       string `json:"type"`
+		ApprovalID string `json:"approvalId"`
+		ToolCallID string `json:"toolCallId"`
+	}
 	toolInputError struct {
 		Type       string          `json:"type"`
 		ToolCallID string          `json:"toolCallId"`
@@ -272,7 +299,7 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 	case agentbox.ToolInput:
 		e.enterStep(ev.Step)
 		e.closeParts()
-		c := e.call(ev.ID, ev.Name)
+		c := e.call(ev.Step, ev.ID, ev.Name)
 		if ev.Delta != "" && !c.inputDone {
 			c.raw = append(c.raw, ev.Delta...)
 			e.put(toolInputDelta{Type: "tool-input-delta", ToolCallID: ev.ID, InputTextDelta: ev.Delta})
@@ -280,14 +307,20 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 	case agentbox.ToolStart:
 		e.enterStep(ev.Step)
 		e.closeParts()
-		c := e.call(ev.ID, ev.Name)
-		if !c.inputDone {
-			c.inputDone = true
-			if c.input = jsonArgs(ev.Args); c.input != nil {
-				c.raw = nil
-				e.available(c, ev.ID)
-			} // else the result says the arguments are invalid: see ToolResult
+		c := e.call(ev.Step, ev.ID, ev.Name)
+		if e.inputArgs(c, ev.Args) {
+			e.available(c, ev.ID)
+		} // else the result says the arguments are invalid: see ToolResult
+	case agentbox.ApprovalRequest:
+		e.enterStep(ev.Step)
+		e.closeParts()
+		c := e.call(ev.Step, ev.ID, ev.Name)
+		if c.ended {
+			break
 		}
+		e.inputArgs(c, ev.Args)
+		e.available(c, ev.ID)
+		e.put(toolApprovalRequest{Type: "tool-approval-request", ApprovalID: ev.ID, ToolCallID: ev.ID})
 	case agentbox.ToolOutput:
 		e.enterStep(ev.Step)
 		e.closeParts()
@@ -299,7 +332,7 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 	case agentbox.ToolResult:
 		e.enterStep(ev.Step)
 		e.closeParts()
-		c := e.call(ev.ID, ev.Name)
+		c := e.call(ev.Step, ev.ID, ev.Name)
 		c.inputDone = true
 		if note := e.streamed[ev.ID].note(); note != "" {
 			e.put(dataChunk{Type: "data-tool-output", Data: toolOutputData{ev.ID, "stderr", note}, Transient: true})
@@ -312,6 +345,9 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 		case ev.Err != nil && inputError(ev.Err):
 			c.available = true
 			e.put(toolInputError{Type: "tool-input-error", ToolCallID: ev.ID, ToolName: c.name, Input: c.inputValue(), ErrorText: ev.Output})
+		case errors.Is(ev.Err, agentbox.ErrDenied):
+			e.available(c, ev.ID)
+			e.put(toolOutputDenied{Type: "tool-output-denied", ToolCallID: ev.ID})
 		case ev.Err != nil:
 			e.available(c, ev.ID)
 			e.put(toolOutputError{Type: "tool-output-error", ToolCallID: ev.ID, ErrorText: ev.Output})
@@ -325,9 +361,23 @@ func (e *Encoder) Encode(ev agentbox.Event) error {
 			e.put(dataChunk{Type: "data-warning", Data: warningData{ev.Err.Error()}, Transient: true})
 		}
 	case agentbox.Done:
-		e.end(ev.Err, messageMetadata{Reason: ev.Reason, Steps: ev.Steps, Usage: ev.Usage})
+		e.end(ev.Err, ev.Reason == agentbox.StopApproval, messageMetadata{Reason: ev.Reason, Steps: ev.Steps, Usage: ev.Usage})
 	}
 	return e.flush()
+}
+
+// inputArgs takes args, a ToolStart's or an ApprovalRequest's arguments, as
+// the input of c unless its input is complete already, and reports whether
+// c has JSON arguments as its input.
+func (e *Encoder) inputArgs(c *callState, args json.RawMessage) bool {
+	if c.inputDone {
+		return c.input != nil
+	}
+	c.inputDone = true
+	if c.input = jsonArgs(args); c.input != nil {
+		c.raw = nil
+	}
+	return c.input != nil
 }
 
 // Fail ends a stream that has no Done to end it, such as one whose run could
@@ -336,17 +386,21 @@ func (e *Encoder) Fail(err error) error {
 	return e.Encode(agentbox.Done{Reason: agentbox.StopError, Err: err})
 }
 
-// end closes what is open and writes the last chunks.
-func (e *Encoder) end(err error, meta messageMetadata) {
+// end closes what is open and writes the last chunks; waiting says the run
+// stopped for approvals.
+func (e *Encoder) end(err error, waiting bool, meta messageMetadata) {
 	e.closeParts()
 	if e.step != 0 {
 		e.put(typeChunk{Type: "finish-step"})
 		e.step = 0
 	}
 	reason := "stop"
-	if err != nil {
+	switch {
+	case err != nil:
 		reason = "error"
 		e.put(errorChunk{Type: "error", ErrorText: err.Error()})
+	case waiting:
+		reason = "tool-calls"
 	}
 	e.put(finishChunk{Type: "finish", FinishReason: reason, MessageMetadata: meta})
 	e.buf.WriteString("data: [DONE]\n\n")
@@ -380,10 +434,16 @@ func (e *Encoder) output(ev agentbox.ToolOutput) {
 }
 
 // call returns the state of a tool call, writing tool-input-start for a new
-// one.
-func (e *Encoder) call(id, name string) *callState {
+// one. A new call of step 0 is one the client has (see [Encoder]): nothing
+// of its input is written.
+func (e *Encoder) call(step int, id, name string) *callState {
 	c := e.calls[id]
-	if c == nil {
+	switch {
+	case c != nil:
+	case step == 0:
+		c = &callState{name: name, inputDone: true, available: true}
+		e.calls[id] = c
+	default:
 		c = &callState{name: name}
 		e.calls[id] = c
 		e.put(toolInputStart{Type: "tool-input-start", ToolCallID: id, ToolName: name})

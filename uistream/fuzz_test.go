@@ -59,7 +59,7 @@ func (r *fuzzEvents) args() json.RawMessage {
 }
 
 func (r *fuzzEvents) event() agentbox.Event {
-	switch r.byte() % 10 {
+	switch r.byte() % 11 {
 	case 0, 1:
 		return agentbox.Token{Step: r.step(), Reasoning: r.byte()&1 == 1, Text: r.text()}
 	case 2:
@@ -76,13 +76,19 @@ func (r *fuzzEvents) event() agentbox.Event {
 		return agentbox.Error{Err: r.err(), Fatal: r.byte()&1 == 1}
 	case 8:
 		return agentbox.Done{Reason: agentbox.StopReason(r.text()), Steps: int(r.byte()), Err: r.err(), Usage: agentbox.Usage{PromptTokens: int64(r.byte())}}
+	case 9:
+		return agentbox.ApprovalRequest{Step: r.step(), ID: r.id(), Name: r.text(), Args: r.args()}
 	default:
 		ev := agentbox.ToolResult{Step: r.step(), ID: r.id(), Name: r.text(), Output: r.text()}
-		kind := []error{errors.New("failed"), agentbox.ErrInvalidArguments, agentbox.ErrUnknownTool}[r.byte()%3]
+		kind := []error{errors.New("failed"), agentbox.ErrInvalidArguments, agentbox.ErrUnknownTool, agentbox.ErrDenied}[r.byte()%4]
 		ev.Err = fmt.Errorf("%w: %s", kind, r.text())
 		return ev
 	}
 }
+
+// deniedOutput stands for the output of a denied call, which
+// tool-output-denied does not say.
+const deniedOutput = "(denied)"
 
 // asJSON is s as it reads after a trip through JSON: invalid bytes become
 // U+FFFD.
@@ -182,6 +188,8 @@ func FuzzEncoder(f *testing.F) {
 				inputErrors[call] = true
 			case "tool-input-available":
 				inputs[call] = append(inputs[call], c["input"])
+			case "tool-output-denied":
+				outputs[call] = append(outputs[call], deniedOutput)
 			case "data-tool-output":
 				d := c["data"].(map[string]any)
 				if s := d["text"].(string); !strings.HasSuffix(s, " bytes of output not shown]\n") {
@@ -209,6 +217,14 @@ func FuzzEncoder(f *testing.F) {
 				if _, ok := firstInput[ev.ID]; !ok {
 					raw[ev.ID] += ev.Delta
 				}
+			case agentbox.ApprovalRequest:
+				if _, ok := firstInput[ev.ID]; !ok && results[ev.ID] == "" {
+					var v any
+					if json.Unmarshal(ev.Args, &v) != nil {
+						v = asJSON(raw[ev.ID])
+					}
+					firstInput[ev.ID] = v
+				}
 			case agentbox.ToolStart:
 				if _, ok := firstInput[ev.ID]; !ok {
 					var v any
@@ -229,6 +245,9 @@ func FuzzEncoder(f *testing.F) {
 				if _, ok := results[ev.ID]; !ok {
 					results[ev.ID] = asJSON(ev.Output)
 					invalid[ev.ID] = errors.Is(ev.Err, agentbox.ErrInvalidArguments) || errors.Is(ev.Err, agentbox.ErrUnknownTool)
+					if !invalid[ev.ID] && errors.Is(ev.Err, agentbox.ErrDenied) {
+						results[ev.ID] = deniedOutput
+					}
 				}
 			}
 		}
@@ -271,7 +290,10 @@ func FuzzEncoder(f *testing.F) {
 		meta, _ := finish["messageMetadata"].(map[string]any)
 		wantReason := "error"
 		if done != nil {
-			if done.Err == nil {
+			switch {
+			case done.Err == nil && done.Reason == agentbox.StopApproval:
+				wantReason = "tool-calls"
+			case done.Err == nil:
 				wantReason = "stop"
 			}
 			if meta["steps"] != float64(done.Steps) {

@@ -1,6 +1,7 @@
 package uistream
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -128,11 +129,31 @@ const (
 // For a chat it has no session for, the handler starts one with the earlier
 // messages of the request as its history: the text of the user's and the
 // assistant's, and the assistant's tool calls that have a result, with
-// their results (of AI SDK 4, toolInvocations in state "result"). When the
-// request has no
+// their results (of AI SDK 4, toolInvocations in state "result"; a denied
+// call, state "output-denied", with its denial). When the request has no
 // more user messages than the session — the user regenerated an answer or
 // edited a message — the session goes back to that message and runs it
 // ([agentbox.Session.Edit]).
+//
+// Tool calls that need approval (the agent's Options.NeedsApproval) are
+// asked of the user in the stream, and the turn ends with them waiting
+// ([agentbox.StopApproval]; see [Encoder] and [DataStreamEncoder]). The
+// client answers in its next request, whose last message is then that
+// assistant message with the answers, not a user message: of AI SDK 5 and
+// later, tool parts in state "approval-responded" with approval {id,
+// approved, reason} (useChat's addToolApprovalResponse, sent with
+// sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses);
+// of AI SDK 4, tool invocations in state "result" whose result is
+// {"approved": true} or {"approved": false, "reason": "…"} (addToolResult).
+// The answers are read by tool call ID, and the handler continues the turn
+// ([agentbox.Session.Continue]): the stream goes on with the same message
+// (its start chunk carries the request's messageId, else the last message's
+// id), with the results of the answered calls, then the model's next
+// steps. For a chat it has no session for, the history includes that
+// message, its answered calls waiting. A continuation that answers nothing
+// (no such part) or answers a call that does not wait for approval is
+// refused with 400. A user message sent instead of answering leaves the
+// calls not run, and the model reads so.
 //
 // A page that reloads mid-turn gets the turn back: GET {api}/{id}/stream
 // (the AI SDK 5's resume) or GET {api}?chatId={id} (the AI SDK 4's
@@ -286,22 +307,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.closeSession(evicted, "uistream: closed the chat idle the longest to make room for a new one")
 	}
 
-	text := req.Messages[len(req.Messages)-1].text()
-	var events <-chan agentbox.Event
-	if n := req.userMessages(); !created && n <= userMessages(c.session.Messages()) {
-		// The client went back: a regenerated answer or an edited message.
-		events = c.session.Edit(ctx, n-1, text)
-	} else {
-		events = c.session.Send(ctx, text)
-	}
-
+	events, messageID := h.startTurn(ctx, c.session, created, req)
 	w.WriteHeader(http.StatusOK)
 	tw := &turnWriter{log: turn, client: cw}
 	// A client that hangs up is gone, as one whose write fails (it went,
 	// or stalled past the write deadline).
 	stop := context.AfterFunc(r.Context(), tw.left)
 	defer stop()
-	enc := proto.newEncoder(tw, h.opts.MessageID(), h.opts.MaxToolOutput)
+	enc := proto.newEncoder(tw, messageID, h.opts.MaxToolOutput)
 	for ev := range events {
 		enc.Encode(ev) // a turnWriter takes every write
 		// Flush once the run has nothing more ready; the end of the stream
@@ -310,6 +323,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			tw.Flush()
 		}
 	}
+}
+
+// startTurn starts the turn req asks of s, a session created for it or
+// not, and returns its events and the ID of the assistant message they
+// make: a continuation answers the calls waiting for approval and goes on
+// with the message it continues; a request with no more user messages than
+// the session goes back to its last (the client regenerated an answer or
+// edited a message); any other sends its last message.
+func (h *Handler) startTurn(ctx context.Context, s *agentbox.Session, created bool, req *chatRequest) (<-chan agentbox.Event, string) {
+	if req.answers != nil {
+		return s.Continue(ctx, req.answers...), cmp.Or(req.continuedID(), h.opts.MessageID())
+	}
+	text := req.Messages[len(req.Messages)-1].text()
+	if n := req.userMessages(); !created && n <= userMessages(s.Messages()) {
+		return s.Edit(ctx, n-1, text), h.opts.MessageID()
+	}
+	return s.Send(ctx, text), h.opts.MessageID()
 }
 
 // clientWriter writes a response to the client, each write and flush
@@ -368,9 +398,11 @@ func (c *clientWriter) unsupported(err error) {
 }
 
 // take returns the session of key, starting one for req if need be (created
-// says so), and marks it busy. A session it starts at MaxSessions takes the
-// place of the chat idle the longest: take removes that chat, to be closed
-// by the caller with h.expiring counting it (evicted).
+// says so), and marks it busy. A continuation whose answers are not all to
+// calls of the session waiting for approval is refused with 400. A session
+// it starts at MaxSessions takes the place of the chat idle the longest:
+// take removes that chat, to be closed by the caller with h.expiring
+// counting it (evicted).
 func (h *Handler) take(key string, req *chatRequest) (c *chat, created bool, evicted *chat, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -389,6 +421,9 @@ func (h *Handler) take(key string, req *chatRequest) (c *chat, created bool, evi
 		if err != nil {
 			return nil, false, nil, fmt.Errorf("uistream: starting the chat's session: %w", err)
 		}
+		if err := req.answersWaiting(s.Pending()); err != nil {
+			return nil, false, nil, err
+		}
 		if lru != "" {
 			evicted = h.sessions[lru]
 			delete(h.sessions, lru)
@@ -402,6 +437,11 @@ func (h *Handler) take(key string, req *chatRequest) (c *chat, created bool, evi
 	}
 	if c.busy {
 		return nil, false, nil, &requestError{http.StatusConflict, "a turn of this chat is still running"}
+	}
+	if !created {
+		if err := req.answersWaiting(c.session.Pending()); err != nil {
+			return nil, false, nil, err
+		}
 	}
 	c.busy = true
 	c.uses++

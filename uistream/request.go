@@ -2,12 +2,15 @@ package uistream
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agentbox/agentbox"
 )
@@ -20,6 +23,11 @@ type chatRequest struct {
 	Messages  []uiMessage `json:"messages"`
 	Trigger   string      `json:"trigger"`
 	MessageID string      `json:"messageId"`
+	// answers are the user's answers to the tool calls waiting for
+	// approval, when the last message is the assistant's that holds them:
+	// the request continues that message. Nil for a request whose last
+	// message is the user's.
+	answers []agentbox.Approval
 }
 
 // uiMessage is a message as chat clients keep it. AI SDK 5 and later have
@@ -36,7 +44,7 @@ type uiMessage struct {
 
 // uiPart is a part of a message: of AI SDK 5, {type:"text", text}, or a tool
 // call {type:"tool-NAME" or "dynamic-tool", toolName, toolCallId, state,
-// input, output, errorText}; of AI SDK 4, {type:"text", text},
+// input, output, errorText, approval}; of AI SDK 4, {type:"text", text},
 // {type:"reasoning", reasoning} or {type:"tool-invocation",
 // toolInvocation}; of both, {type:"step-start"}. The rest are not for the
 // model.
@@ -50,6 +58,46 @@ type uiPart struct {
 	Input          json.RawMessage `json:"input"`
 	Output         json.RawMessage `json:"output"`
 	ErrorText      flexText        `json:"errorText"`
+	Approval       *partApproval   `json:"approval"`
+}
+
+// partApproval is the approval of a tool part of AI SDK 5 and later: the
+// approval's ID, and, once the user answered (state "approval-responded",
+// then "output-denied" for a denial), the answer.
+type partApproval struct {
+	ID       string          `json:"id"`
+	Approved json.RawMessage `json:"approved"`
+	Reason   flexText        `json:"reason"`
+}
+
+// isTool reports whether p is a tool call of AI SDK 5 and later.
+func (p *uiPart) isTool() bool {
+	return p.Type != "tool-invocation" && strings.HasPrefix(p.Type, "tool-") || p.Type == "dynamic-tool"
+}
+
+// toolName is the name of the tool p calls.
+func (p *uiPart) toolName() string {
+	if p.ToolName != "" {
+		return p.ToolName
+	}
+	return strings.TrimPrefix(p.Type, "tool-")
+}
+
+// answer returns the user's answer of a tool part in state
+// "approval-responded", or an error when it has none.
+func (p *uiPart) answer() (agentbox.Approval, error) {
+	a := agentbox.Approval{ID: p.ToolCallID}
+	if p.Approval != nil {
+		a.Reason = p.Approval.Reason.s
+		switch string(bytes.TrimSpace(p.Approval.Approved)) {
+		case "true":
+			a.Approved = true
+			return a, nil
+		case "false":
+			return a, nil
+		}
+	}
+	return a, badRequest(`tool call %q is %q with no boolean "approval.approved"`, capText(p.ToolCallID), p.State)
 }
 
 // toolInvocation is a tool call of AI SDK 4.
@@ -59,6 +107,24 @@ type toolInvocation struct {
 	ToolName   string          `json:"toolName"`
 	Args       json.RawMessage `json:"args"`
 	Result     json.RawMessage `json:"result"`
+}
+
+// answer returns the user's answer of an AI SDK 4 tool call waiting for
+// approval, which the page gave with addToolResult: a result
+// {"approved": true} or {"approved": false, "reason": "…"}. False when inv
+// holds no such answer.
+func (inv *toolInvocation) answer() (agentbox.Approval, bool) {
+	if inv == nil || inv.State != "result" {
+		return agentbox.Approval{}, false
+	}
+	var r struct {
+		Approved *bool    `json:"approved"`
+		Reason   flexText `json:"reason"`
+	}
+	if json.Unmarshal(inv.Result, &r) != nil || r.Approved == nil {
+		return agentbox.Approval{}, false
+	}
+	return agentbox.Approval{ID: inv.ToolCallID, Approved: *r.Approved, Reason: r.Reason.s}, true
 }
 
 // flexText is a text of a message: a JSON string, or an array of parts of
@@ -146,7 +212,10 @@ func readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*chatRequ
 	case len(req.Messages) == 0:
 		return nil, badRequest(`the chat request has no "messages"`)
 	}
-	last := req.Messages[len(req.Messages)-1]
+	last := &req.Messages[len(req.Messages)-1]
+	if last.Role == "assistant" && req.Trigger != triggerRegenerate {
+		return req.continuation(last)
+	}
 	if last.Role != "user" {
 		return nil, badRequest("the last message is from %q; want the user's", last.Role)
 	}
@@ -154,6 +223,100 @@ func readRequest(w http.ResponseWriter, r *http.Request, limit int64) (*chatRequ
 		return nil, badRequest("the last message has no text")
 	}
 	return &req, nil
+}
+
+// continuation checks a request whose last message, last, is the
+// assistant's, and returns it with the answers that message holds.
+func (req *chatRequest) continuation(last *uiMessage) (*chatRequest, error) {
+	answers, err := last.answers()
+	if err != nil {
+		return nil, err
+	}
+	if len(answers) == 0 {
+		return nil, badRequest(`the last message is from "assistant" and answers no tool call waiting for approval; want the user's, or the assistant's with answers`)
+	}
+	req.answers = answers
+	return req, nil
+}
+
+// answers returns the answers an assistant message holds to its tool calls
+// waiting for approval: of AI SDK 5 and later, its tool parts in state
+// "approval-responded"; of AI SDK 4, its tool invocations whose result is
+// an answer (see toolInvocation.answer). A call is answered once.
+func (m *uiMessage) answers() ([]agentbox.Approval, error) {
+	var out []agentbox.Approval
+	seen := map[string]bool{}
+	add := func(a agentbox.Approval) error {
+		switch {
+		case a.ID == "":
+			return badRequest("an answered tool call has no toolCallId")
+		case seen[a.ID]:
+			return badRequest("tool call %q is answered twice", capText(a.ID))
+		}
+		seen[a.ID] = true
+		out = append(out, a)
+		return nil
+	}
+	for i := range m.Parts {
+		p := &m.Parts[i]
+		var err error
+		switch {
+		case p.Type == "tool-invocation":
+			if a, ok := p.ToolInvocation.answer(); ok {
+				err = add(a)
+			}
+		case p.isTool() && p.State == "approval-responded":
+			a, aerr := p.answer()
+			err = cmp.Or(aerr, add(a))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range m.ToolInvocations { // the same calls as the parts, from @ai-sdk/react 1.2 on
+		if a, ok := m.ToolInvocations[i].answer(); ok && !seen[a.ID] {
+			if err := add(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// answersWaiting checks that each answer of a continuation is to one of
+// waiting, the calls of the chat waiting for approval; nil for a request
+// that is no continuation.
+func (req *chatRequest) answersWaiting(waiting []agentbox.ToolCall) error {
+	if req.answers == nil {
+		return nil
+	}
+	if len(waiting) == 0 {
+		return badRequest("no tool call of this chat waits for approval: the answers come too late, or twice")
+	}
+	for _, a := range req.answers {
+		if !slices.ContainsFunc(waiting, func(c agentbox.ToolCall) bool { return c.ID == a.ID }) {
+			return badRequest("tool call %q does not wait for approval", capText(a.ID))
+		}
+	}
+	return nil
+}
+
+// capText shortens s, an ID from the request, to quote it in an error.
+func capText(s string) string {
+	if len(s) <= 100 {
+		return s
+	}
+	n := 100
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n-- // do not cut a character
+	}
+	return s[:n] + "…"
+}
+
+// continuedID returns the ID of the assistant message a continuation
+// continues: the request's messageId, else the message's own.
+func (req *chatRequest) continuedID() string {
+	return cmp.Or(req.MessageID, req.Messages[len(req.Messages)-1].ID)
 }
 
 // text is the text of a message: its content (AI SDK 4), else its text
@@ -180,10 +343,23 @@ func (m *uiMessage) text() string {
 // without parts is read as @ai-sdk/react 1.2 reads it: its tool
 // invocations, then its content. The assistant's reasoning, which the
 // session cannot give back with its provider's record of it, and calls
-// without a result are left out, as are messages of other roles.
+// without a result are left out, as are messages of other roles. A denied
+// call (state "output-denied") has its denial as its result, as the model
+// read it.
+//
+// A continuation's last message, the assistant's, is part of the history:
+// its calls waiting for approval (state "approval-responded" or
+// "approval-requested"; of AI SDK 4, those whose result is an answer) are
+// calls without a tool message, as the session has the calls that wait.
+// Such calls of earlier messages, which the user left unanswered, are left
+// out.
 func (req *chatRequest) history() []agentbox.Message {
 	var msgs []agentbox.Message
-	for i := range req.Messages[:len(req.Messages)-1] {
+	n := len(req.Messages) - 1
+	if req.answers != nil {
+		n++
+	}
+	for i := range req.Messages[:n] {
 		m := &req.Messages[i]
 		switch m.Role {
 		case "user":
@@ -191,16 +367,26 @@ func (req *chatRequest) history() []agentbox.Message {
 				msgs = append(msgs, agentbox.Message{Role: agentbox.RoleUser, Content: text})
 			}
 		case "assistant":
-			msgs = m.appendAssistant(msgs)
+			msgs = m.appendAssistant(msgs, req.answers != nil && i == n-1)
 		}
 	}
 	return msgs
 }
 
+// denialText is the result the model read for a call the user denied with
+// reason, as agentbox gives it.
+func denialText(reason string) string {
+	if strings.TrimSpace(reason) == "" {
+		return "Error: " + agentbox.ErrDenied.Error()
+	}
+	return "Error: " + agentbox.ErrDenied.Error() + ": " + reason
+}
+
 // appendAssistant appends to msgs the turns of an assistant message: one
 // assistant message per run of text and tool calls, a tool message after it
-// for each of its calls.
-func (m *uiMessage) appendAssistant(msgs []agentbox.Message) []agentbox.Message {
+// for each of its calls that has a result. With waiting, the calls waiting
+// for approval are kept, without a tool message; else they are left out.
+func (m *uiMessage) appendAssistant(msgs []agentbox.Message, waiting bool) []agentbox.Message {
 	turn := agentbox.Message{Role: agentbox.RoleAssistant}
 	var results []agentbox.Message
 	flush := func() {
@@ -210,13 +396,16 @@ func (m *uiMessage) appendAssistant(msgs []agentbox.Message) []agentbox.Message 
 		}
 		turn, results = agentbox.Message{Role: agentbox.RoleAssistant}, nil
 	}
-	call := func(id, name string, args json.RawMessage, result string) {
-		if id == "" || name == "" {
+	call := func(id, name string, args json.RawMessage, result *string) {
+		if id == "" || name == "" || result == nil && !waiting {
 			return
 		}
 		turn.ToolCalls = append(turn.ToolCalls, agentbox.ToolCall{ID: id, Name: name, Arguments: argumentsText(args)})
-		results = append(results, agentbox.Message{Role: agentbox.RoleTool, ToolCallID: id, Name: name, Content: result})
+		if result != nil {
+			results = append(results, agentbox.Message{Role: agentbox.RoleTool, ToolCallID: id, Name: name, Content: *result})
+		}
 	}
+	done := func(s string) *string { return &s }
 	text := func(s string) {
 		if s == "" {
 			return
@@ -227,8 +416,11 @@ func (m *uiMessage) appendAssistant(msgs []agentbox.Message) []agentbox.Message 
 		turn.Content += s
 	}
 	invocation := func(inv *toolInvocation) {
-		if inv != nil && inv.State == "result" {
-			call(inv.ToolCallID, inv.ToolName, inv.Args, resultText(inv.Result))
+		switch _, answer := inv.answer(); {
+		case answer:
+			call(inv.ToolCallID, inv.ToolName, inv.Args, nil)
+		case inv != nil && inv.State == "result":
+			call(inv.ToolCallID, inv.ToolName, inv.Args, done(resultText(inv.Result)))
 		}
 	}
 	if len(m.Parts) == 0 {
@@ -250,21 +442,32 @@ func (m *uiMessage) appendAssistant(msgs []agentbox.Message) []agentbox.Message 
 			}
 		case p.Type == "tool-invocation":
 			invocation(p.ToolInvocation)
-		case strings.HasPrefix(p.Type, "tool-") || p.Type == "dynamic-tool":
-			name := p.ToolName
-			if name == "" {
-				name = strings.TrimPrefix(p.Type, "tool-")
-			}
-			switch p.State {
-			case "output-available":
-				call(p.ToolCallID, name, p.Input, resultText(p.Output))
-			case "output-error":
-				call(p.ToolCallID, name, p.Input, p.ErrorText.s)
-			}
+		case p.isTool():
+			p.addCall(call, done)
 		}
 	}
 	flush()
 	return msgs
+}
+
+// addCall adds p, a tool part of AI SDK 5 and later, with call: a call with
+// its result, or, when it waits for approval, without one.
+func (p *uiPart) addCall(call func(id, name string, args json.RawMessage, result *string), done func(string) *string) {
+	name := p.toolName()
+	switch p.State {
+	case "output-available":
+		call(p.ToolCallID, name, p.Input, done(resultText(p.Output)))
+	case "output-error":
+		call(p.ToolCallID, name, p.Input, done(p.ErrorText.s))
+	case "output-denied":
+		reason := ""
+		if p.Approval != nil {
+			reason = p.Approval.Reason.s
+		}
+		call(p.ToolCallID, name, p.Input, done(denialText(reason)))
+	case "approval-responded", "approval-requested":
+		call(p.ToolCallID, name, p.Input, nil)
+	}
 }
 
 // argumentsText is the text of a call's arguments as the model wrote them:

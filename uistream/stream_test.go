@@ -30,6 +30,8 @@ var chunkFields = map[string][]string{
 	"tool-output-available": {"toolCallId", "output"},
 	"tool-output-error":     {"toolCallId", "errorText"},
 	"tool-input-error":      {"toolCallId", "toolName", "input", "errorText"},
+	"tool-output-denied":    {"toolCallId"},
+	"tool-approval-request": {"approvalId", "toolCallId"},
 	"error":                 {"errorText"},
 	"data-*":                {"id", "data", "transient"},
 }
@@ -61,12 +63,14 @@ var requiredFields = map[string][]string{
 	"tool-output-available": {"toolCallId", "output"},
 	"tool-output-error":     {"toolCallId", "errorText"},
 	"tool-input-error":      {"toolCallId", "toolName", "input", "errorText"},
+	"tool-output-denied":    {"toolCallId"},
+	"tool-approval-request": {"approvalId", "toolCallId"},
 	"error":                 {"errorText"},
 	"data-*":                {"data"},
 }
 
 // stringFields are the fields that must be strings wherever they are.
-var stringFields = []string{"type", "id", "delta", "messageId", "toolCallId", "toolName", "inputTextDelta", "errorText", "finishReason"}
+var stringFields = []string{"type", "id", "delta", "messageId", "toolCallId", "toolName", "inputTextDelta", "errorText", "finishReason", "approvalId"}
 
 // parseStream parses a UI message stream and checks it as a client does:
 // every event one data line of a JSON object in valid UTF-8, with only the
@@ -77,6 +81,25 @@ var stringFields = []string{"type", "id", "delta", "messageId", "toolCallId", "t
 // error. An incomplete stream is one still going: it has neither finish nor
 // [DONE].
 func parseStream(body string, complete bool) ([]map[string]any, error) {
+	return parseStreamOf(body, complete, false)
+}
+
+// chunksContinued parses a complete stream that continues a message, as
+// parseStream does, but for the calls of that message, which the stream
+// does not start: their outputs and approval requests may come outside a
+// step.
+func chunksContinued(t *testing.T, body string) []map[string]any {
+	t.Helper()
+	cs, err := parseStreamOf(body, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// parseStreamOf is parseStream; with continued, the stream continues a
+// message whose calls it may end without starting them.
+func parseStreamOf(body string, complete, continued bool) ([]map[string]any, error) {
 	if body == "" {
 		if complete {
 			return nil, errors.New("the stream is empty")
@@ -198,6 +221,16 @@ func parseStream(body string, complete bool) ([]map[string]any, error) {
 				return nil, fail("input null; arguments that are not JSON go as their text")
 			}
 			tools[call] = "available"
+		case continued && tools[call] == "" && (strings.HasPrefix(typ, "tool-output-") || typ == "tool-approval-request"):
+			// A call of the message the stream continues: the client has it.
+			if strings.HasPrefix(typ, "tool-output-") {
+				tools[call] = "done"
+			}
+			continue
+		case typ == "tool-approval-request":
+			if tools[call] != "available" {
+				return nil, fail("approval request of tool call %q, which is %q", call, tools[call])
+			}
 		case strings.HasPrefix(typ, "tool-output-"):
 			if tools[call] != "available" {
 				return nil, fail("output of tool call %q, which is %q", call, tools[call])

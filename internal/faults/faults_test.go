@@ -125,11 +125,13 @@ func faultRun(t *testing.T, seed uint64) string {
 		t.Fatal(err)
 		return ""
 	}
-	agent := agentbox.New(provider, agentbox.Options{
+	opts := agentbox.Options{
 		Open:        e2b.Opener(cfg),
 		MaxSteps:    4,
 		ToolTimeout: 5 * time.Second,
-	})
+	}
+	plan = append(plan, approvals(rng, &opts)...)
+	agent := agentbox.New(provider, opts)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -214,7 +216,7 @@ func faultRun(t *testing.T, seed uint64) string {
 	switch {
 	case class == "":
 		t.Errorf("Done's error is not classified: %s %v (%T) (plan %v)", done.Reason, done.Err, done.Err, plan)
-	case (done.Err == nil) != (done.Reason == agentbox.StopCompleted):
+	case (done.Err == nil) != (done.Reason == agentbox.StopCompleted || done.Reason == agentbox.StopApproval):
 		t.Errorf("Done: reason %s with error %v (plan %v)", done.Reason, done.Err, plan)
 	}
 
@@ -339,6 +341,33 @@ func attack(rng *rand.Rand) (openroutertest.Response, string) {
 	}
 }
 
+// approvals sets, on a quarter of the runs each, commands that need
+// approval answered after a while (or never, or past a timeout), and
+// commands that need an approval no one is asked for; it returns what it
+// set, for the plan.
+func approvals(rng *rand.Rand, opts *agentbox.Options) []string {
+	n := rng.IntN(4)
+	if n >= 2 {
+		return nil
+	}
+	opts.NeedsApproval = func(c agentbox.ToolCall) bool { return c.Name == "run_command" }
+	if n == 1 {
+		return []string{"commands wait for approval"}
+	}
+	wait := time.Duration(rng.IntN(400)) * time.Millisecond
+	approved := rng.IntN(2) == 0
+	opts.ApprovalTimeout = time.Duration(rng.IntN(400)) * time.Millisecond
+	opts.Approve = func(ctx context.Context, req agentbox.ApprovalRequest) (agentbox.Approval, error) {
+		select {
+		case <-time.After(wait):
+			return agentbox.Approval{Approved: approved, Reason: "no"}, nil
+		case <-ctx.Done():
+			return agentbox.Approval{}, ctx.Err()
+		}
+	}
+	return []string{fmt.Sprintf("commands approved=%v after %v, timeout %v", approved, wait, opts.ApprovalTimeout)}
+}
+
 // classify names the kind of a run's ending, or returns "" for one a
 // caller could not tell apart: a cancellation that is not the caller's, a
 // provider error of no kind, an E2B error with no status, or any other
@@ -353,6 +382,8 @@ func classify(done agentbox.Done) string {
 		if canceled {
 			return "canceled"
 		}
+	case err == nil && done.Reason == agentbox.StopApproval:
+		return "waits for approval"
 	case err == nil:
 		return "ok"
 	case errors.As(err, &pe):
