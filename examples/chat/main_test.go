@@ -32,7 +32,7 @@ func TestChatKeepsTheConversation(t *testing.T) {
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := chat(ctx, strings.NewReader("Write note.txt\nWhat does it say?\n\n"), &out, p, agentboxtest.Opener(sb, 0), true); err != nil {
+	if err := chat(ctx, strings.NewReader("Write note.txt\nWhat does it say?\n\n"), &out, p, agentboxtest.Opener(sb, 0), settings{spin: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := sb.File("note.txt"); string(got) != "remember me" || sb.Closes() != 1 {
@@ -79,7 +79,7 @@ func TestChatShowsFailedCallsAsFailures(t *testing.T) {
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := chat(ctx, strings.NewReader("Write a.txt\n\n"), &out, p, agentboxtest.Opener(sb, 0), false); err != nil {
+	if err := chat(ctx, strings.NewReader("Write a.txt\n\n"), &out, p, agentboxtest.Opener(sb, 0), settings{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -93,5 +93,51 @@ func TestChatShowsFailedCallsAsFailures(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "✓ write_file") || strings.Contains(out.String(), "✓ run_command ok") {
 		t.Errorf("a failed call is shown as a success:\n%s", out.String())
+	}
+}
+
+func TestChatAsksBeforeCommands(t *testing.T) {
+	srv := openroutertest.NewServer(t, openroutertest.FromSteps(
+		agentboxtest.Step{Calls: []agentboxtest.Call{
+			{ID: "c1", Name: "run_command", Args: `{"command":"echo yes > yes.txt"}`},
+			{ID: "c2", Name: "run_command", Args: `{"command":"echo no > no.txt"}`},
+			{ID: "c3", Name: "run_command", Args: `{"command":"echo later > later.txt"}`},
+		}},
+		agentboxtest.Reply("Done what I may."),
+	)...)
+	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := agentboxtest.NewSandbox()
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	in := "Make the files\ny\nn\nnot that one\n\n"
+	if err := chat(ctx, strings.NewReader(in), &out, p, agentboxtest.Opener(sb, 0), settings{approve: true}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"yes.txt": true, "no.txt": false, "later.txt": false} {
+		if _, ok := sb.File(name); ok != want {
+			t.Errorf("%s written: %v, want %v", name, ok, want)
+		}
+	}
+	for _, want := range []string{
+		"? run_command: echo yes > yes.txt\n    run it? y, or why not: ",
+		"⊘ run_command the user denied this call (",
+		"⊘ run_command the user denied this call: not that one (",
+		"Done what I may.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	reqs := srv.Requests()
+	last, err := reqs[len(reqs)-1].AgentboxRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := last.Messages[4].Content; got != "Error: the user denied this call: not that one" {
+		t.Errorf("the model read %q", got)
 	}
 }
