@@ -2,7 +2,7 @@
 // terminal of its tool calls and their output, and a live preview of the app
 // it starts.
 //
-//	go run ./examples/webapp [-addr 127.0.0.1:8080]
+//	go run ./examples/webapp [-addr 127.0.0.1:8080] [-approve]
 //
 // Open the address it prints. With OPENROUTER_API_KEY set (and
 // OPENROUTER_MODEL, OPENROUTER_BASE_URL if wanted), or OPENROUTER_BASE_URL
@@ -12,7 +12,9 @@
 // wanted), each chat gets an E2B sandbox instead, and the preview shows the
 // app at its public URL. The page needs no build step: it is one HTML file
 // that speaks the AI SDK UI message stream protocol to /api/chat, which a
-// useChat front end can use as well.
+// useChat front end can use as well. With -approve, each command the agent
+// wants to run (run_command, start_process) waits in the page for Approve
+// or Deny.
 //
 // The page has no login: whoever reaches the address can have commands run
 // in its sandboxes. It listens on 127.0.0.1 unless -addr says otherwise.
@@ -52,19 +54,21 @@ const defaultModel = "anthropic/claude-sonnet-4.5"
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "the address to serve the page at")
 	hosts := flag.String("hosts", "", "host names, separated by commas, that the page may be reached by besides localhost and IP addresses")
+	approve := flag.Bool("approve", false, "ask in the page before each command runs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *addr, strings.FieldsFunc(*hosts, func(r rune) bool { return r == ',' || r == ' ' }), os.Stdout); err != nil {
+	s := settings{hosts: strings.FieldsFunc(*hosts, func(r rune) bool { return r == ',' || r == ' ' }), approve: *approve}
+	if err := serve(ctx, *addr, s, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "webapp:", err)
 		os.Exit(1)
 	}
 }
 
-// serve serves the app at addr, to requests for hosts (see newApp), until
-// ctx is done, then closes every chat's sandbox.
-func serve(ctx context.Context, addr string, hosts []string, w io.Writer) error {
-	a, err := newApp(w, hosts, nil)
+// serve serves the app with settings s at addr until ctx is done, then
+// closes every chat's sandbox.
+func serve(ctx context.Context, addr string, s settings, w io.Writer) error {
+	a, err := newApp(w, s)
 	if err != nil {
 		return err
 	}
@@ -123,18 +127,33 @@ type app struct {
 
 // pageConfig is what the page learns from GET /api/config.
 type pageConfig struct {
-	Live    bool   `json:"live"`    // a live model answers
-	Prompt  string `json:"prompt"`  // a prompt to start with
-	Sandbox string `json:"sandbox"` // "local" or "e2b"
+	Live    bool   `json:"live"`              // a live model answers
+	Prompt  string `json:"prompt"`            // a prompt to start with
+	Sandbox string `json:"sandbox"`           // "local" or "e2b"
+	Approve bool   `json:"approve,omitempty"` // commands wait for the user's approval
+}
+
+// settings are what the app is made with: the flags, and a test's model.
+type settings struct {
+	hosts   []string          // host names the app answers besides localhost and IP addresses
+	model   agentbox.Provider // when not nil, answers in place of the live or recorded model
+	approve bool              // commands wait for the user's approval in the page
+}
+
+// needsApproval reports whether call runs a command, which waits for the
+// user's approval with the -approve flag.
+func needsApproval(call agentbox.ToolCall) bool {
+	return call.Name == "run_command" || call.Name == "start_process"
 }
 
 // newApp makes the app, with a live model when OPENROUTER_API_KEY or
 // OPENROUTER_BASE_URL is set (choose.Model) and the recorded session
 // otherwise, and sandboxes as choose opens them. It
-// answers requests for localhost, IP addresses and hosts only: a page of
+// answers requests for localhost, IP addresses and s.hosts only: a page of
 // another site that a browser reaches it by (DNS rebinding) gets 403.
-// A non-nil model (a test's) answers in place of either.
-func newApp(w io.Writer, hosts []string, model agentbox.Provider) (*app, error) {
+// A non-nil s.model (a test's) answers in place of either. With s.approve,
+// commands wait for the user's answer in the page before they run.
+func newApp(w io.Writer, s settings) (*app, error) {
 	var provider agentbox.Provider = replay.Provider()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -149,13 +168,19 @@ func newApp(w io.Writer, hosts []string, model agentbox.Provider) (*app, error) 
 	} else {
 		fmt.Fprintln(w, "No OPENROUTER_API_KEY nor OPENROUTER_BASE_URL: a recorded session answers the first message of each chat (the sandbox work is real).")
 	}
-	if model != nil {
-		provider = model
+	if s.model != nil {
+		provider = s.model
 	}
-	agent := agentbox.New(provider, agentbox.Options{Open: choose.Opener()})
+	opts := agentbox.Options{Open: choose.Opener()}
+	if s.approve {
+		opts.NeedsApproval = needsApproval
+		fmt.Fprintln(w, "Commands wait for approval in the page.")
+	}
+	agent := agentbox.New(provider, opts)
 	a := &app{
-		chats:  uistream.New(agent, uistream.Options{ReadTimeout: readTimeout, WriteTimeout: writeTimeout}),
-		config: pageConfig{Live: live, Prompt: cmp.Or(os.Getenv("WEBAPP_PROMPT"), replay.Prompt), Sandbox: choose.Backend()},
+		chats: uistream.New(agent, uistream.Options{ReadTimeout: readTimeout, WriteTimeout: writeTimeout}),
+		config: pageConfig{Live: live, Prompt: cmp.Or(os.Getenv("WEBAPP_PROMPT"), replay.Prompt), Sandbox: choose.Backend(),
+			Approve: s.approve},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/chat", a.chats)
@@ -172,7 +197,7 @@ func newApp(w io.Writer, hosts []string, model agentbox.Provider) (*app, error) 
 		w.Write(page)
 	})
 	a.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !allowedHost(r.Host, hosts) {
+		if !allowedHost(r.Host, s.hosts) {
 			http.Error(w, "unknown host "+r.Host, http.StatusForbidden)
 			return
 		}

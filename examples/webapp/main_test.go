@@ -48,10 +48,18 @@ func startApp(t *testing.T, env map[string]string) (*app, *httptest.Server) {
 // startAppWith is startApp with model, when not nil, answering every chat.
 func startAppWith(t *testing.T, env map[string]string, model agentbox.Provider) (*app, *httptest.Server) {
 	t.Helper()
+	return startAppSettings(t, env, settings{model: model})
+}
+
+// startAppSettings is startApp with the settings s; their hosts are
+// devbox.
+func startAppSettings(t *testing.T, env map[string]string, s settings) (*app, *httptest.Server) {
+	t.Helper()
 	for _, v := range []string{"OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_MODEL", "E2B_API_KEY", "E2B_DEBUG", "E2B_SANDBOX_URL", "WEBAPP_PROMPT"} {
 		t.Setenv(v, env[v])
 	}
-	a, err := newApp(io.Discard, []string{"devbox"}, model)
+	s.hosts = []string{"devbox"}
+	a, err := newApp(io.Discard, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +93,12 @@ func get(t *testing.T, url string) (string, error) {
 // chat posts a message to the chat and returns the stream's chunks.
 func chat(t *testing.T, srv *httptest.Server, messages string) []map[string]any {
 	t.Helper()
-	body := `{"id":"chat-1","trigger":"submit-message","messages":[` + messages + `]}`
+	return post(t, srv, `{"id":"chat-1","trigger":"submit-message","messages":[`+messages+`]}`)
+}
+
+// post posts body, a chat request, and returns the stream's chunks.
+func post(t *testing.T, srv *httptest.Server, body string) []map[string]any {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/api/chat", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
