@@ -21,6 +21,11 @@ type Options struct {
 	// empty, non-nil slice means none.
 	Tools []Tool
 
+	// Toolsets are groups of tools that may change between model requests,
+	// such as an MCP server's (see [Toolset]); their tools are offered
+	// with Tools.
+	Toolsets []Toolset
+
 	// Sandbox is an open sandbox the runs use and never close.
 	Sandbox Sandbox
 	// Open opens a sandbox for each run, starting together with the first
@@ -237,6 +242,7 @@ func (a *Agent) newRun(messages []Message) *run {
 		messages:  closeWaitingBeforeUser(messages),
 		ids:       callIDs{},
 		oversized: map[string]int{},
+		tools:     toolTable{byName: a.tools, specs: a.specs},
 		start:     time.Now(),
 	}
 	for _, m := range messages {

@@ -49,7 +49,7 @@ func requiresApproval(t Tool) bool {
 // without asking.
 func (r *run) needsApproval(call ToolCall) bool {
 	a := r.agent
-	tool := a.tools[call.Name]
+	tool := r.tools.byName[call.Name]
 	if tool == nil || r.oversized[call.ID] > 0 {
 		return false
 	}

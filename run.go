@@ -27,6 +27,8 @@ type run struct {
 	closeErr  error       // from closing the sandbox, reported by end
 	resume    *resumeStep // for a run that continues a conversation waiting for answers
 	pending   []ToolCall  // the calls left waiting for an answer
+	tools     toolTable   // the tools of the step: the agent's and its toolsets'
+	warned    map[string]bool
 }
 
 // A sandboxSource is where a run's sandbox comes from: the caller's sandbox,
@@ -203,6 +205,7 @@ func (r *run) send(ctx context.Context, ev Event) {
 func (r *run) loop(ctx context.Context) (StopReason, error) {
 	opts := &r.agent.opts
 	if r.resume != nil {
+		r.refreshTools(ctx)
 		if r.continueStep(ctx) {
 			return StopApproval, nil
 		}
@@ -212,6 +215,7 @@ func (r *run) loop(ctx context.Context) (StopReason, error) {
 	}
 	for {
 		r.steps++
+		r.refreshTools(ctx)
 		st, err := r.stream(ctx)
 		if err != nil {
 			return StopError, err
@@ -296,7 +300,7 @@ func (r *run) request() *Request {
 		Model:       a.opts.Model,
 		System:      a.opts.System,
 		Messages:    r.messages,
-		Tools:       a.specs,
+		Tools:       r.tools.specs,
 		MaxTokens:   a.opts.MaxTokens,
 		Temperature: a.opts.Temperature,
 	}

@@ -1,10 +1,12 @@
 package agentbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -25,8 +27,8 @@ func (r *run) runTools(ctx context.Context, calls []ToolCall, answers map[string
 	msgs := make([]Message, len(calls))
 	for start := 0; start < len(calls); {
 		end := start + 1
-		if !isExclusive(r.agent.tools[calls[start].Name]) {
-			for end < len(calls) && !isExclusive(r.agent.tools[calls[end].Name]) {
+		if !isExclusive(r.tools.byName[calls[start].Name]) {
+			for end < len(calls) && !isExclusive(r.tools.byName[calls[end].Name]) {
 				end++
 			}
 		}
@@ -62,7 +64,7 @@ func (r *run) callTool(ctx context.Context, call ToolCall, denied error) Message
 		out  string
 		exit *Exit
 	)
-	tool := a.tools[call.Name]
+	tool := r.tools.byName[call.Name]
 	switch size, over := r.oversized[call.ID]; {
 	case over:
 		err = fmt.Errorf("%w: %d bytes, more than the %d allowed; write a large file in parts (write_file, then run_command to join them, e.g. cat a b > c)",
@@ -72,9 +74,9 @@ func (r *run) callTool(ctx context.Context, call ToolCall, denied error) Message
 	case denied != nil:
 		err = denied
 	case tool == nil:
-		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(a.toolNames(), ", "))
+		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(r.tools.names(), ", "))
 	case err == nil:
-		out, exit, err = r.invoke(ctx, tool, call, args)
+		out, exit, err = r.invocation(ctx).invoke(ctx, tool, call, args)
 	}
 	content := capText(toolContent(out, err), a.opts.MaxToolResult)
 	res := ToolResult{Step: r.steps, ID: call.ID, Name: call.Name, Output: content, Err: err, Exit: exit, Duration: time.Since(started)}
@@ -89,25 +91,44 @@ func (r *run) callTool(ctx context.Context, call ToolCall, denied error) Message
 	return Message{Role: RoleTool, ToolCallID: call.ID, Name: call.Name, Content: content}
 }
 
+// invocation is how tool calls run: their timeout, the bytes of output a
+// tool keeps, their sandbox, and where their events go.
+type invocation struct {
+	step    int
+	timeout time.Duration
+	limit   int // Options.MaxToolResult
+	sandbox func(context.Context) (Sandbox, error)
+	emit    func(Event)
+	log     *slog.Logger
+}
+
+// invocation returns how the calls of the run's current step run. Their
+// output is sent while the run lasts, even after a call's own timeout.
+func (r *run) invocation(ctx context.Context) invocation {
+	return invocation{
+		step:    r.steps,
+		timeout: r.agent.opts.ToolTimeout,
+		limit:   r.agent.opts.MaxToolResult,
+		sandbox: r.sandbox.get,
+		emit:    func(ev Event) { r.send(ctx, ev) },
+		log:     r.agent.log,
+	}
+}
+
 // invoke calls the tool with its timeout, turning a panic into an error,
 // and returns what it returned and how the command it ran ended, if it
 // reported that.
-func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.RawMessage) (out string, exit *Exit, err error) {
-	// The call's output is sent while the run lasts, even after the call's
-	// own timeout.
-	runCtx := ctx
-	emit := func(ev Event) { r.send(runCtx, ev) }
-	timeout := r.agent.opts.ToolTimeout
-	errTimeout := fmt.Errorf("%s timed out after %s and was stopped", call.Name, timeout)
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+func (inv invocation) invoke(ctx context.Context, tool Tool, call ToolCall, args json.RawMessage) (out string, exit *Exit, err error) {
+	errTimeout := fmt.Errorf("%s timed out after %s and was stopped", call.Name, inv.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, inv.timeout, errTimeout)
 	defer cancel()
 	defer func() {
 		if v := recover(); v != nil {
-			r.agent.log.Error("agentbox: tool panicked", "tool", call.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			inv.log.Error("agentbox: tool panicked", "tool", call.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			out, exit, err = "", nil, fmt.Errorf("%s failed with an internal error (panic: %v)", call.Name, v)
 		}
 	}()
-	env := &Env{step: r.steps, id: call.ID, limit: r.agent.opts.MaxToolResult, sandbox: r.sandbox.get, emit: emit}
+	env := &Env{step: inv.step, id: call.ID, limit: inv.limit, sandbox: inv.sandbox, emit: inv.emit}
 	defer env.close()
 	out, err = tool.Call(ctx, env, args)
 	exit = env.result()
@@ -120,6 +141,59 @@ func (r *run) invoke(ctx context.Context, tool Tool, call ToolCall, args json.Ra
 		err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 	}
 	return out, exit, err
+}
+
+// CallOptions configure [CallTool]. The zero value is useful: the limits of
+// an Agent's zero Options, and events dropped.
+type CallOptions struct {
+	// Timeout bounds the call; 0 means 10 minutes.
+	Timeout time.Duration
+	// MaxResult is how many bytes of the result are kept, as
+	// Options.MaxToolResult; 0 means 16 KiB.
+	MaxResult int
+	// Emit receives the call's [ToolOutput] and [Preview] events, from the
+	// goroutine of the call, before CallTool returns; nil drops them.
+	Emit func(Event)
+	// Logger receives a tool's panic, with its stack; nil discards it.
+	Logger *slog.Logger
+}
+
+// CallTool runs one call of tool on sb outside a run, as a run runs it:
+// its arguments normalised ("" is {}), its timeout applied, a panic turned
+// into an error, its result capped, its output sent as events as it
+// comes. It returns the call's [ToolResult], of Step 0, whose Output is what
+// a model would read. It serves an agent's tools to others, such as the
+// clients of an MCP server.
+func CallTool(ctx context.Context, tool Tool, sb Sandbox, call ToolCall, opts CallOptions) ToolResult {
+	started := time.Now()
+	inv := invocation{
+		timeout: cmp.Or(opts.Timeout, defaultToolTimeout),
+		limit:   cmp.Or(opts.MaxResult, defaultMaxToolResult),
+		sandbox: func(context.Context) (Sandbox, error) {
+			if sb == nil {
+				return nil, ErrNoSandbox
+			}
+			return sb, nil
+		},
+		emit: opts.Emit,
+		log:  opts.Logger,
+	}
+	if inv.emit == nil {
+		inv.emit = func(Event) {}
+	}
+	if inv.log == nil {
+		inv.log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		out  string
+		exit *Exit
+	)
+	args, err := normalizeArgs(call.Arguments)
+	if err == nil {
+		out, exit, err = inv.invoke(ctx, tool, call, args)
+	}
+	return ToolResult{ID: call.ID, Name: call.Name, Output: capText(toolContent(out, err), inv.limit),
+		Err: err, Exit: exit, Duration: time.Since(started)}
 }
 
 // normalizeArgs turns the model's argument text into a JSON object: empty
@@ -156,9 +230,10 @@ func toolContent(out string, err error) string {
 	}
 }
 
-func (a *Agent) toolNames() []string {
-	names := make([]string, 0, len(a.specs))
-	for _, s := range a.specs {
+// names returns the names of the tools, sorted.
+func (t toolTable) names() []string {
+	names := make([]string, 0, len(t.specs))
+	for _, s := range t.specs {
 		names = append(names, s.Name)
 	}
 	slices.Sort(names)
