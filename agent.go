@@ -92,6 +92,11 @@ type Options struct {
 	// Temperature, when non-nil, sets the sampling temperature.
 	Temperature *float64
 
+	// Observer, when set, watches every run: its model calls, tool calls
+	// and sandbox operations (see [Observer]; package otelbox traces and
+	// measures them with OpenTelemetry).
+	Observer Observer
+
 	// Logger receives one debug record per step and per tool call, and one
 	// at the end of a run; a tool's panic (with its stack) is logged as an
 	// error and a failure to close the sandbox as a warning. Records carry

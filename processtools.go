@@ -157,6 +157,9 @@ type sandboxLogs struct {
 // is false for a sandbox that is not a non-nil pointer to a value of some
 // size, which cannot be told apart from others.
 func sandboxKey(sb any) (key weak.Pointer[byte], ptr *byte, ok bool) {
+	if o, isObserved := sb.(interface{ unwrapSandbox() Sandbox }); isObserved {
+		sb = o.unwrapSandbox()
+	}
 	v := reflect.ValueOf(sb)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Type().Elem().Size() == 0 {
 		return key, nil, false

@@ -108,6 +108,9 @@ type Chunk struct {
 	// Warning is a non-fatal problem the provider recovered from, such as a
 	// retry after a 429 or a fallback to another model.
 	Warning error
+	// Model, when set, is the model that answers, as the provider names it:
+	// after a fallback, another than the one asked for.
+	Model string
 }
 
 // A ToolCallDelta is a piece of a streamed tool call.

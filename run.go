@@ -72,7 +72,12 @@ var errDurationBudget = fmt.Errorf("%w: the run's duration limit passed", ErrBud
 // execute runs the conversation to its end and returns its Done, which end
 // sends. The sandbox is released before execute returns: whoever waits for
 // the run (a session's Close) need not wait for the consumer.
-func (r *run) execute(parent context.Context) Done {
+func (r *run) execute(parent context.Context) (done Done) {
+	if obs := r.agent.opts.Observer; obs != nil {
+		var end func(Done)
+		parent, end = obs.StartRun(parent, RunStart{Model: r.agent.opts.Model, System: r.agent.opts.System, Messages: r.messages})
+		defer func() { end(done) }()
+	}
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	if d := r.agent.opts.Budget.Duration; d > 0 {
@@ -92,7 +97,7 @@ func (r *run) execute(parent context.Context) Done {
 
 	stopOpening()
 	sandboxTime := r.releaseSandbox(parent)
-	done := Done{
+	done = Done{
 		Reason:      reason,
 		Err:         err,
 		Usage:       r.usage,
@@ -122,10 +127,12 @@ func (r *run) openSandbox(ctx context.Context, cancel context.CancelCauseFunc) (
 		openCtx, stopOpen := context.WithCancel(ctx)
 		var opening sync.WaitGroup
 		opening.Go(func() {
+			openCtx, end := startOp(openCtx, r.agent.opts.Observer, SandboxOp{Name: OpOpen})
 			sb, err := r.source.open(openCtx, func(err error) { r.send(ctx, Error{Err: err}) })
 			if err == nil && sb == nil {
 				err = errors.New("the opener returned no sandbox")
 			}
+			end(SandboxOpEnd{Err: err})
 			if err != nil && openCtx.Err() == nil {
 				err = fmt.Errorf("open sandbox: %w", err)
 				cancel(err) // no run can go on without its sandbox
@@ -152,7 +159,10 @@ func (r *run) releaseSandbox(parent context.Context) time.Duration {
 	if release == nil {
 		release = func(ctx context.Context, sb Sandbox) error { return sb.Close(ctx) }
 	}
-	if err := release(ctx, sb); err != nil {
+	ctx, end := startOp(ctx, r.agent.opts.Observer, SandboxOp{Name: OpClose})
+	err := release(ctx, sb)
+	end(SandboxOpEnd{Err: err})
+	if err != nil {
 		r.agent.log.Warn("agentbox: closing the sandbox failed", "error", err)
 		r.closeErr = err
 	}
@@ -255,8 +265,29 @@ type stepResult struct {
 	stop    error // why the response, though kept, ends the run
 }
 
-// stream asks the model for one response, streaming its text as Tokens.
+// stream asks the model for one response, streaming its text as Tokens,
+// and reports the call to the agent's Observer.
 func (r *run) stream(ctx context.Context) (stepResult, error) {
+	obs := r.agent.opts.Observer
+	if obs == nil {
+		st, _, err := r.streamResponse(ctx, ctx, nil)
+		return st, err
+	}
+	req := r.request()
+	callCtx, call := obs.StartModelCall(ctx, ModelCallStart{Step: r.steps, Request: req})
+	st, resp, err := r.streamResponse(ctx, callCtx, call)
+	end := ModelCallEnd{Message: st.message, Usage: st.usage, Err: err}
+	if resp != nil {
+		end.FinishReason, end.Model, end.Usage = resp.finish, resp.answeredBy, resp.usage
+	}
+	call.End(end)
+	return st, err
+}
+
+// streamResponse streams one response, asked in callCtx; events are sent in
+// ctx, the run's. call, when not nil, hears of the first chunk and the
+// warnings.
+func (r *run) streamResponse(ctx, callCtx context.Context, call ModelCallObserver) (stepResult, *response, error) {
 	a := r.agent
 	resp := &response{
 		step:     r.steps,
@@ -265,26 +296,27 @@ func (r *run) stream(ctx context.Context) (stepResult, error) {
 		ids:      r.ids,
 		emit:     func(ev Event) { r.send(ctx, ev) },
 		oversize: r.oversized,
+		observer: call,
 	}
-	for chunk, err := range a.provider.Stream(ctx, r.request()) {
+	for chunk, err := range a.provider.Stream(callCtx, r.request()) {
 		if err != nil {
-			return stepResult{}, err
+			return stepResult{}, resp, err
 		}
 		if err := resp.add(chunk); err != nil {
-			return stepResult{}, err
+			return stepResult{}, resp, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return stepResult{}, err
+		return stepResult{}, resp, err
 	}
 	st, err := resp.result()
 	if err != nil {
-		return stepResult{}, err
+		return stepResult{}, resp, err
 	}
 	a.log.Debug("agentbox step", "step", r.steps, "finish", resp.finish, "text_bytes", resp.text.Len(),
 		"tool_calls", len(st.message.ToolCalls), "prompt_tokens", st.usage.PromptTokens,
 		"completion_tokens", st.usage.CompletionTokens)
-	return st, nil
+	return st, resp, nil
 }
 
 // request is the request for the next response: the conversation so far,
@@ -314,7 +346,11 @@ type response struct {
 	maxArgs  int     // of a call's arguments, the most bytes kept
 	ids      callIDs // of the conversation: the calls' IDs are added
 	emit     func(Event)
-	oversize map[string]int // calls whose arguments passed maxArgs are added, with their size
+	oversize map[string]int    // calls whose arguments passed maxArgs are added, with their size
+	observer ModelCallObserver // told of the first chunk and the warnings; nil for none
+
+	answeredBy string // the model that answers, when the provider says
+	started    bool   // the first text, reasoning or tool call came
 
 	text, reasoning strings.Builder
 	details         json.RawMessage
@@ -339,6 +375,18 @@ type pendingCall struct {
 func (p *response) add(chunk Chunk) error {
 	if chunk.Warning != nil {
 		p.emit(Error{Err: chunk.Warning})
+		if p.observer != nil {
+			p.observer.Warning(chunk.Warning)
+		}
+	}
+	if chunk.Model != "" {
+		p.answeredBy = chunk.Model
+	}
+	if !p.started && (chunk.Text != "" || chunk.Reasoning != "" || len(chunk.ToolCalls) > 0) {
+		p.started = true
+		if p.observer != nil {
+			p.observer.FirstChunk()
+		}
 	}
 	if p.text.Len()+len(chunk.Text) > maxResponseText || p.reasoning.Len()+len(chunk.Reasoning) > maxResponseText {
 		return &ProviderError{Kind: KindTruncated, Model: p.model,

@@ -64,6 +64,10 @@ func (r *run) callTool(ctx context.Context, call ToolCall, denied error) Message
 		out  string
 		exit *Exit
 	)
+	callCtx, endCall := ctx, func(ToolResult) {}
+	if obs := a.opts.Observer; obs != nil {
+		callCtx, endCall = obs.StartToolCall(ctx, ToolCallStart{Step: r.steps, Call: call})
+	}
 	tool := r.tools.byName[call.Name]
 	switch size, over := r.oversized[call.ID]; {
 	case over:
@@ -76,10 +80,11 @@ func (r *run) callTool(ctx context.Context, call ToolCall, denied error) Message
 	case tool == nil:
 		err = fmt.Errorf("%w %q; the tools are: %s", ErrUnknownTool, call.Name, strings.Join(r.tools.names(), ", "))
 	case err == nil:
-		out, exit, err = r.invocation(ctx).invoke(ctx, tool, call, args)
+		out, exit, err = r.invocation(ctx).invoke(callCtx, tool, call, args)
 	}
 	content := capText(toolContent(out, err), a.opts.MaxToolResult)
 	res := ToolResult{Step: r.steps, ID: call.ID, Name: call.Name, Output: content, Err: err, Exit: exit, Duration: time.Since(started)}
+	endCall(res)
 	r.send(ctx, res)
 	attrs := []any{"step", r.steps, "id", call.ID, "tool", call.Name,
 		"args_bytes", len(call.Arguments), "output_bytes", len(content),
@@ -105,7 +110,7 @@ type invocation struct {
 // invocation returns how the calls of the run's current step run. Their
 // output is sent while the run lasts, even after a call's own timeout.
 func (r *run) invocation(ctx context.Context) invocation {
-	return invocation{
+	inv := invocation{
 		step:    r.steps,
 		timeout: r.agent.opts.ToolTimeout,
 		limit:   r.agent.opts.MaxToolResult,
@@ -113,6 +118,16 @@ func (r *run) invocation(ctx context.Context) invocation {
 		emit:    func(ev Event) { r.send(ctx, ev) },
 		log:     r.agent.log,
 	}
+	if obs := r.agent.opts.Observer; obs != nil {
+		inv.sandbox = func(ctx context.Context) (Sandbox, error) {
+			sb, err := r.sandbox.get(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return observed(sb, obs), nil
+		}
+	}
+	return inv
 }
 
 // invoke calls the tool with its timeout, turning a panic into an error,

@@ -211,7 +211,10 @@ func cut(s string, n int) (string, string) {
 
 // play yields the chunks of s, honouring its delays, its failure and ctx.
 func (s Step) play(ctx context.Context, yield func(agentbox.Chunk, error) bool) {
-	chunks := s.Chunks()
+	chunks := s.Raw // played as they are, never changed: no copy
+	if chunks == nil {
+		chunks = s.Chunks()
+	}
 	n := len(chunks)
 	if s.Err != nil || s.Hang {
 		n = min(max(s.FailAfter, 0), n)

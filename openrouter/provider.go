@@ -327,6 +327,7 @@ type streamer struct {
 	c        chunk // decoded into again and again
 	finished bool  // a finish reason was seen
 	details  reasoningDetails
+	named    bool // the model that answers was yielded
 }
 
 func newStreamer(r io.Reader, model string) *streamer {
@@ -358,7 +359,7 @@ func (s *streamer) next() (agentbox.Chunk, error) {
 		// encoding/json leaves alone what a chunk lacks: start from zero,
 		// keeping the array of choices.
 		clear(s.c.Choices[:cap(s.c.Choices)])
-		s.c = chunk{Choices: s.c.Choices[:0]}
+		s.c = chunk{Choices: s.c.Choices[:0], Model: s.c.Model[:0]}
 		if err := json.Unmarshal(data, &s.c); err != nil {
 			return agentbox.Chunk{}, truncated(s.model, fmt.Errorf("a chunk is not JSON: %w", err))
 		}
@@ -396,7 +397,13 @@ func (s *streamer) next() (agentbox.Chunk, error) {
 		if s.c.Usage != nil {
 			out.Usage = s.c.Usage.agentboxUsage()
 		}
-		if out.Text != "" || out.Reasoning != "" || out.ToolCalls != nil || out.FinishReason != "" || out.Usage != nil || out.ReasoningDetails != nil {
+		if !s.named && len(s.c.Model) > 2 {
+			var m string
+			if json.Unmarshal(s.c.Model, &m) == nil && m != "" {
+				out.Model, s.named = m, true
+			}
+		}
+		if out.Model != "" || out.Text != "" || out.Reasoning != "" || out.ToolCalls != nil || out.FinishReason != "" || out.Usage != nil || out.ReasoningDetails != nil {
 			return out, nil
 		}
 	}

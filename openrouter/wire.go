@@ -103,9 +103,12 @@ func newChatRequest(req *agentbox.Request, model string) *chatRequest {
 // chunk is one streamed chunk of a chat completion. Fields that are null or
 // missing decode to their zero values.
 type chunk struct {
-	Choices []choice   `json:"choices"`
-	Usage   *usage     `json:"usage"`
-	Error   *wireError `json:"error"`
+	// Model is the model that answers, as JSON: a RawMessage reuses its
+	// buffer from chunk to chunk, where a string would be made anew.
+	Model   json.RawMessage `json:"model"`
+	Choices []choice        `json:"choices"`
+	Usage   *usage          `json:"usage"`
+	Error   *wireError      `json:"error"`
 }
 
 type choice struct {
