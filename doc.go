@@ -61,6 +61,13 @@
 // [SessionState] resumes it in another process ([Agent.ResumeSession]).
 // Package uistream serves sessions to browser chat clients.
 //
+// # Observing runs
+//
+// [Options.Observer] sees each run, model call, tool call and sandbox
+// operation start and end, with contexts that nest them; package otelbox
+// turns that into OpenTelemetry traces and metrics. Without one, nothing is
+// recorded and nothing is spent.
+//
 // # Implementations
 //
 // Providers and sandboxes live in sub-packages (openrouter, e2b, local) so that
