@@ -113,7 +113,7 @@ type SandboxOp struct {
 // SandboxOpEnd is how a sandbox operation ended.
 type SandboxOpEnd struct {
 	Err error
-	// Result is the command's result, for OpRun.
+	// Result is the command's result, for an OpRun without error.
 	Result *Result
 }
 
@@ -165,7 +165,11 @@ func (o *observedSandbox) unwrapSandbox() Sandbox { return o.sb }
 func (o *observedSandbox) Run(ctx context.Context, cmd Command) (Result, error) {
 	ctx, end := o.obs.StartSandboxOp(ctx, SandboxOp{Name: OpRun, Command: cmd.Cmd})
 	res, err := o.sb.Run(ctx, cmd)
-	end(SandboxOpEnd{Err: err, Result: &res})
+	done := SandboxOpEnd{Err: err}
+	if err == nil {
+		done.Result = &res
+	}
+	end(done)
 	return res, err
 }
 
