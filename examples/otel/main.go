@@ -5,29 +5,15 @@
 //
 //	go run ./examples/otel
 //
-// To send the spans to an OpenTelemetry collector, or to any backend that
-// takes OTLP, export them with OTLP over HTTP instead
-// (go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp, which
-// reads OTEL_EXPORTER_OTLP_ENDPOINT), and send the trace context to the
-// model provider too:
+// With OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+// set, it sends the spans with OTLP over HTTP to that collector or backend
+// (Jaeger, Tempo, Honeycomb, Grafana), as any program would:
 //
-//	exporter, err := otlptracehttp.New(ctx)
-//	if err != nil {
-//		return err
-//	}
-//	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter))
-//	defer tp.Shutdown(context.Background()) // flushes the spans
-//	otel.SetTracerProvider(tp)
-//	otel.SetTextMapPropagator(propagation.TraceContext{})
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 go run ./examples/otel
 //
-//	provider, err := openrouter.New(openrouter.Config{
-//		APIKey:     os.Getenv("OPENROUTER_API_KEY"),
-//		HTTPClient: &http.Client{Transport: otelbox.Transport(nil)},
-//	})
-//	if err != nil {
-//		return err
-//	}
-//	agent := agentbox.New(provider, agentbox.Options{Observer: otelbox.New(otelbox.Options{})})
+// A program with a live model sends the trace context with its requests
+// too: set otelbox.Transport in openrouter.Config.HTTPClient (and
+// e2b.Config.HTTPClient), and otel.SetTextMapPropagator.
 package main
 
 import (
@@ -36,6 +22,7 @@ import (
 	"io"
 	"os"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -70,14 +57,14 @@ func script() []agentboxtest.Step {
 	}
 }
 
-// run runs the scripted agent once, writing its spans to w as they end,
-// and then what the run did.
+// run runs the scripted agent once, exporting its spans (see exporter),
+// and writes what the run did to w.
 func run(ctx context.Context, w io.Writer) error {
-	exporter, err := stdouttrace.New(stdouttrace.WithWriter(w), stdouttrace.WithPrettyPrint())
+	exporter, err := newExporter(ctx, w)
 	if err != nil {
 		return fmt.Errorf("make the exporter: %w", err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter))
 	defer tp.Shutdown(context.Background())
 
 	agent := agentbox.New(agentboxtest.NewProvider(script()...), agentbox.Options{
@@ -99,4 +86,15 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("the run failed: %w", done.Err)
 	}
 	return nil
+}
+
+// newExporter returns an OTLP/HTTP exporter when the environment names an
+// endpoint (the exporter reads OTEL_EXPORTER_OTLP_* itself), and one that
+// writes the spans to w as JSON otherwise.
+func newExporter(ctx context.Context, w io.Writer) (sdktrace.SpanExporter, error) {
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+		fmt.Fprintln(w, "exporting the spans with OTLP over HTTP")
+		return otlptracehttp.New(ctx)
+	}
+	return stdouttrace.New(stdouttrace.WithWriter(w), stdouttrace.WithPrettyPrint())
 }
