@@ -74,13 +74,15 @@ type Options struct {
 	// the answers. A denied call is not run: the model gets the denial, and
 	// its reason, as the call's result (an error matching [ErrDenied]).
 	// Calls that cannot run (an unknown tool, arguments that are not a JSON
-	// object) fail without asking.
+	// object) fail without asking. The policy reads what the model wrote:
+	// when it panics, the call needs approval.
 	NeedsApproval func(ToolCall) bool
 	// Approve answers an approval request while the run waits, for programs
 	// that can ask at once (a terminal prompt, a chat message). ctx is done
 	// when the run is cancelled, its Budget.Duration passes, or
-	// ApprovalTimeout does. Its error, reported as a non-fatal [Error],
-	// leaves the call and those after it waiting, as does the timeout.
+	// ApprovalTimeout does. Its error (or panic), reported as a non-fatal
+	// [Error], leaves the call and those after it waiting, as does the
+	// timeout.
 	Approve func(ctx context.Context, req ApprovalRequest) (Approval, error)
 	// ApprovalTimeout bounds how long a step waits for Approve's answers,
 	// in all; the calls not answered by then wait as if there were no

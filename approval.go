@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -56,7 +57,30 @@ func (r *run) needsApproval(call ToolCall) bool {
 	if _, err := normalizeArgs(call.Arguments); err != nil {
 		return false
 	}
-	return requiresApproval(tool) || a.opts.NeedsApproval != nil && a.opts.NeedsApproval(call)
+	return requiresApproval(tool) || a.opts.NeedsApproval != nil && r.policy(call)
+}
+
+// policy asks Options.NeedsApproval about call. The policy reads what the
+// model wrote: when it panics, the call needs approval, and the panic is
+// logged.
+func (r *run) policy(call ToolCall) (needs bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.agent.log.Error("agentbox: Options.NeedsApproval panicked; the call needs approval", "tool", call.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			needs = true
+		}
+	}()
+	return r.agent.opts.NeedsApproval(call)
+}
+
+// approveSafely asks approve about req, turning a panic into an error.
+func approveSafely(ctx context.Context, approve func(context.Context, ApprovalRequest) (Approval, error), req ApprovalRequest) (a Approval, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("Options.Approve panicked: %v", v)
+		}
+	}()
+	return approve(ctx, req)
 }
 
 // runCalls runs the tool calls of one response and returns their tool
@@ -103,7 +127,7 @@ func (r *run) ask(ctx context.Context, calls []ToolCall, answers map[string]Appr
 		if approve == nil || askCtx.Err() != nil {
 			continue
 		}
-		answer, err := approve(askCtx, req)
+		answer, err := approveSafely(askCtx, approve, req)
 		switch {
 		case ctx.Err() != nil:
 			return // the run ends: its calls are not run

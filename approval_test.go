@@ -424,3 +424,31 @@ func TestApprovalRequestJSON(t *testing.T) {
 		t.Errorf("got %s\nwant %s", data, want)
 	}
 }
+
+func TestPanickingApprovalCodeIsContained(t *testing.T) {
+	sb := agentboxtest.NewSandbox()
+	a := agentbox.New(approvalScript(), agentbox.Options{
+		Sandbox: sb,
+		NeedsApproval: func(c agentbox.ToolCall) bool {
+			if c.ID == "rm" {
+				var none []int
+				_ = none[5] // a policy that trips on what the model wrote
+			}
+			return false
+		},
+		Approve: func(ctx context.Context, req agentbox.ApprovalRequest) (agentbox.Approval, error) {
+			panic("the prompt broke")
+		},
+	})
+	all, done := collect(t, a.Run(context.Background(), "go"))
+	if done.Reason != agentbox.StopApproval || len(done.Pending) != 1 || done.Pending[0].ID != "rm" {
+		t.Fatalf("Done %s, %v, pending %v", done.Reason, done.Err, done.Pending)
+	}
+	if _, ok := sb.File("rm.txt"); ok {
+		t.Error("the call whose policy panicked ran")
+	}
+	errs := of[agentbox.Error](all)
+	if len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), "Options.Approve panicked: the prompt broke") {
+		t.Errorf("errors: %v", errs)
+	}
+}

@@ -37,7 +37,7 @@ func (r *run) refreshTools(ctx context.Context) {
 		t.byName[name] = tool
 	}
 	for i, set := range a.opts.Toolsets {
-		tools, err := set.Tools(ctx)
+		tools, err := toolsOf(ctx, set)
 		if err != nil && ctx.Err() == nil {
 			r.warnOnce(ctx, fmt.Errorf("toolset %d: %w", i, err))
 		}
@@ -67,4 +67,14 @@ func (r *run) warnOnce(ctx context.Context, err error) {
 		r.warned[msg] = true
 		r.send(ctx, Error{Err: err})
 	}
+}
+
+// toolsOf returns set's tools, turning a panic into an error.
+func toolsOf(ctx context.Context, set Toolset) (tools []Tool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			tools, err = nil, fmt.Errorf("Tools panicked: %v", v)
+		}
+	}()
+	return set.Tools(ctx)
 }

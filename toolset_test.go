@@ -152,3 +152,18 @@ func TestCallTool(t *testing.T) {
 		t.Errorf("panic: %+v", res)
 	}
 }
+
+type panickingToolset struct{}
+
+func (panickingToolset) Tools(context.Context) ([]agentbox.Tool, error) { panic("lost") }
+
+func TestAPanickingToolsetIsAWarning(t *testing.T) {
+	p := agentboxtest.NewProvider(agentboxtest.Reply("ok"))
+	all, done := collect(t, agentbox.New(p, agentbox.Options{Toolsets: []agentbox.Toolset{panickingToolset{}}}).Run(context.Background(), "go"))
+	if done.Reason != agentbox.StopCompleted {
+		t.Fatalf("Done %s, %v", done.Reason, done.Err)
+	}
+	if errs := of[agentbox.Error](all); len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), "Tools panicked: lost") {
+		t.Errorf("errors: %v", errs)
+	}
+}
