@@ -32,6 +32,9 @@ type Observer interface {
 
 // RunStart describes a run that starts.
 type RunStart struct {
+	// Provider names the model provider, when it has a name (a Name()
+	// string method, as openrouter's has: "openrouter", or Config.Name).
+	Provider string
 	// Model is the agent's Options.Model; empty for the provider's default.
 	Model string
 	// System is the system prompt, and Messages the conversation the run

@@ -75,7 +75,8 @@ var errDurationBudget = fmt.Errorf("%w: the run's duration limit passed", ErrBud
 func (r *run) execute(parent context.Context) (done Done) {
 	if obs := r.agent.opts.Observer; obs != nil {
 		var end func(Done)
-		parent, end = obs.StartRun(parent, RunStart{Model: r.agent.opts.Model, System: r.agent.opts.System, Messages: r.messages})
+		run := RunStart{Provider: providerName(r.agent.provider), Model: r.agent.opts.Model, System: r.agent.opts.System, Messages: r.messages}
+		parent, end = obs.StartRun(parent, run)
 		defer func() { end(done) }()
 	}
 	ctx, cancel := context.WithCancelCause(parent)
@@ -532,4 +533,12 @@ func (ids callIDs) unique(id string, step, i int) string {
 	}
 	ids[id] = true
 	return id
+}
+
+// providerName is the name p gives itself, or "".
+func providerName(p Provider) string {
+	if n, ok := p.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
 }

@@ -60,6 +60,9 @@ func (p *Provider) take(req *agentbox.Request) (Step, error) {
 	return p.steps[n], nil
 }
 
+// Name is "agentboxtest", the provider's name.
+func (p *Provider) Name() string { return "agentboxtest" }
+
 // Requests returns copies of the requests Stream got, in order.
 func (p *Provider) Requests() []agentbox.Request {
 	p.mu.Lock()

@@ -151,6 +151,9 @@ func (p *Provider) String() string {
 // GoString is String: the key stays out of %#v too.
 func (p *Provider) GoString() string { return p.String() }
 
+// Name is the provider's name: "openrouter", or Config.Name.
+func (p *Provider) Name() string { return p.name }
+
 // models returns the models to try for a request for model, in order.
 func (p *Provider) models(model string) []string {
 	var ms []string

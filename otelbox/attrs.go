@@ -35,7 +35,6 @@ const (
 	tokenTypeOutput        = "output"
 	errorTypeOther         = "_OTHER"
 	defaultAgentName       = "agentbox"
-	defaultProviderName    = "openrouter"
 	instrumentationName    = "github.com/agentbox/agentbox/otelbox"
 	semanticConventionsURL = "https://opentelemetry.io/schemas/1.41.0"
 )

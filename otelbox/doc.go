@@ -25,7 +25,9 @@
 // names a model, gen_ai.request.model; when the run ends,
 // agentbox.stop_reason, agentbox.steps, gen_ai.usage.input_tokens and
 // gen_ai.usage.output_tokens, and agentbox.usage.cost (US dollars, when the
-// provider reported a cost).
+// provider reported a cost). gen_ai.provider.name is Options.ProviderName,
+// else the name the provider gives itself ("openrouter" for openrouter's,
+// or its Config.Name), else "_OTHER".
 //
 // A model call's span ("chat {model}", or "chat" for the provider's default
 // model) has gen_ai.operation.name "chat", gen_ai.provider.name,

@@ -57,7 +57,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("run stopped: %s %v", done.Reason, done.Err)
 	}
 	rm := tel.metrics(t)
-	const chat = "gen_ai.operation.name=chat gen_ai.provider.name=openrouter gen_ai.request.model=test/model gen_ai.response.model=test/model"
+	const chat = "gen_ai.operation.name=chat gen_ai.provider.name=agentboxtest gen_ai.request.model=test/model gen_ai.response.model=test/model"
 	for name, want := range map[string]map[string]int64{
 		// Sums of tokens.
 		"gen_ai.client.token.usage": {
@@ -67,9 +67,9 @@ func TestMetrics(t *testing.T) {
 		// Counts of operations.
 		"gen_ai.client.operation.duration": {
 			chat: 3,
-			"gen_ai.operation.name=execute_tool gen_ai.provider.name=openrouter gen_ai.tool.name=run_command":                               1,
-			"gen_ai.operation.name=execute_tool gen_ai.provider.name=openrouter gen_ai.tool.name=write_file":                                1,
-			"gen_ai.agent.name=agentbox gen_ai.operation.name=invoke_agent gen_ai.provider.name=openrouter gen_ai.request.model=test/model": 1,
+			"gen_ai.operation.name=execute_tool gen_ai.provider.name=agentboxtest gen_ai.tool.name=run_command":                               1,
+			"gen_ai.operation.name=execute_tool gen_ai.provider.name=agentboxtest gen_ai.tool.name=write_file":                                1,
+			"gen_ai.agent.name=agentbox gen_ai.operation.name=invoke_agent gen_ai.provider.name=agentboxtest gen_ai.request.model=test/model": 1,
 		},
 		"gen_ai.client.operation.time_to_first_chunk": {chat: 3},
 		"agentbox.sandbox.operation.duration": {
@@ -101,7 +101,7 @@ func TestMetricsOfFailures(t *testing.T) {
 	), "Read")
 	rm := tel.metrics(t)
 	got := points(t, rm, "gen_ai.client.operation.duration")
-	if _, ok := got["error.type=not_found gen_ai.operation.name=execute_tool gen_ai.provider.name=openrouter gen_ai.tool.name=read_file"]; !ok {
+	if _, ok := got["error.type=not_found gen_ai.operation.name=execute_tool gen_ai.provider.name=agentboxtest gen_ai.tool.name=read_file"]; !ok {
 		t.Errorf("no duration of the failed read_file call with error.type not_found: %v", got)
 	}
 	ops := points(t, rm, "agentbox.sandbox.operation.duration")

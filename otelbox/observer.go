@@ -23,7 +23,8 @@ type Options struct {
 	MeterProvider metric.MeterProvider
 	// ProviderName is gen_ai.provider.name, the model provider as the
 	// semantic conventions name it ("openai", "anthropic", …); empty means
-	// "openrouter".
+	// the name the provider gives itself (agentbox.RunStart.Provider:
+	// "openrouter" for openrouter's), or "_OTHER" when it gives none.
 	ProviderName string
 	// AgentName is gen_ai.agent.name, and names the run spans
 	// ("invoke_agent {AgentName}"); empty means "agentbox".
@@ -67,7 +68,7 @@ func New(opts Options) *Observer {
 	return &Observer{
 		tracer:   tp.Tracer(instrumentationName, trace.WithSchemaURL(semanticConventionsURL)),
 		ins:      ins,
-		provider: cmp.Or(opts.ProviderName, defaultProviderName),
+		provider: opts.ProviderName,
 		agent:    cmp.Or(opts.AgentName, defaultAgentName),
 		content:  opts.CaptureContent,
 	}

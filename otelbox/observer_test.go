@@ -137,6 +137,9 @@ func TestRetriedModelCall(t *testing.T) {
 	if v, _ := attr(chat, "gen_ai.response.model"); v.AsString() != "openroutertest/model" {
 		t.Errorf("gen_ai.response.model = %q, want the model of the chunks, openroutertest/model", v.Emit())
 	}
+	if v, _ := attr(chat, "gen_ai.provider.name"); v.AsString() != "openrouter" {
+		t.Errorf("gen_ai.provider.name = %q, want the provider's own name, openrouter", v.Emit())
+	}
 	if v, _ := attr(chat, "gen_ai.request.model"); v.AsString() != "some/model" {
 		t.Errorf("gen_ai.request.model = %q, want some/model", v.Emit())
 	}

@@ -1,6 +1,7 @@
 package otelbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -12,6 +13,21 @@ import (
 
 	"github.com/agentbox/agentbox"
 )
+
+// providerKey is the context key of the run's provider name.
+type providerKey struct{}
+
+// otherProvider is gen_ai.provider.name when neither Options.ProviderName
+// nor the provider names it.
+const otherProvider = "_OTHER"
+
+// providerIn returns the provider name of the run ctx belongs to.
+func (o *Observer) providerIn(ctx context.Context) string {
+	if name, ok := ctx.Value(providerKey{}).(string); ok {
+		return name
+	}
+	return cmp.Or(o.provider, otherProvider)
+}
 
 // setError marks span as failed with err, of type errType.
 func setError(span trace.Span, errType string, err error) {
@@ -32,9 +48,11 @@ func attrs(base []attribute.KeyValue, more ...attribute.KeyValue) metric.Measure
 // startRun starts the span of a run.
 func (o *Observer) startRun(ctx context.Context, run agentbox.RunStart) (context.Context, func(agentbox.Done)) {
 	start := time.Now()
+	provider := cmp.Or(o.provider, run.Provider, otherProvider)
+	ctx = context.WithValue(ctx, providerKey{}, provider)
 	common := []attribute.KeyValue{
 		keyOperationName.String(operationInvokeAgent),
-		keyProviderName.String(o.provider),
+		keyProviderName.String(provider),
 		keyAgentName.String(o.agent),
 	}
 	if run.Model != "" {
@@ -102,7 +120,7 @@ func (o *Observer) startModelCall(ctx context.Context, call agentbox.ModelCallSt
 	}
 	kv := []attribute.KeyValue{
 		keyOperationName.String(operationChat),
-		keyProviderName.String(o.provider),
+		keyProviderName.String(o.providerIn(ctx)),
 		keyStep.Int(call.Step),
 	}
 	if c.model != "" {
@@ -197,7 +215,7 @@ func (o *Observer) recordModelCall(ctx context.Context, requestModel, responseMo
 	}
 	base := []attribute.KeyValue{
 		keyOperationName.String(operationChat),
-		keyProviderName.String(o.provider),
+		keyProviderName.String(o.providerIn(ctx)),
 	}
 	if requestModel != "" {
 		base = append(base, keyRequestModel.String(requestModel))
@@ -259,7 +277,7 @@ func (o *Observer) startToolCall(ctx context.Context, call agentbox.ToolCallStar
 		if o.ins.duration.Enabled(ctx) {
 			kv := []attribute.KeyValue{
 				keyOperationName.String(operationExecuteTool),
-				keyProviderName.String(o.provider),
+				keyProviderName.String(o.providerIn(ctx)),
 				keyToolName.String(call.Call.Name),
 			}
 			if errType != "" {
