@@ -3,6 +3,7 @@ package agentbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"strconv"
@@ -106,12 +107,24 @@ type Chunk struct {
 	// FinishReason, when set, says why the response ended.
 	FinishReason FinishReason
 	// Warning is a non-fatal problem the provider recovered from, such as a
-	// retry after a 429 or a fallback to another model.
+	// retry after a 429 or a fallback to another model; a retry matches
+	// [ErrRetrying], a fallback [ErrFallingBack].
 	Warning error
 	// Model, when set, is the model that answers, as the provider names it:
 	// after a fallback, another than the one asked for.
 	Model string
 }
+
+// The warnings of providers ([Chunk].Warning) match these, by what the
+// provider did.
+var (
+	// ErrRetrying: the provider sends the request again, after the error
+	// the warning wraps.
+	ErrRetrying = errors.New("retrying")
+	// ErrFallingBack: the provider asks the next model, after the error the
+	// warning wraps.
+	ErrFallingBack = errors.New("falling back to another model")
+)
 
 // A ToolCallDelta is a piece of a streamed tool call.
 type ToolCallDelta struct {

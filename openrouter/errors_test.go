@@ -66,6 +66,9 @@ func TestRetriesBeforeTheFirstToken(t *testing.T) {
 		if !errors.As(w, &pe) {
 			t.Errorf("warning %v does not carry the ProviderError", w)
 		}
+		if !errors.Is(w, agentbox.ErrRetrying) || errors.Is(w, agentbox.ErrFallingBack) {
+			t.Errorf("warning %v does not match ErrRetrying alone", w)
+		}
 	}
 }
 
@@ -110,6 +113,11 @@ func TestFallbackToTheNextModel(t *testing.T) {
 	for i, w := range want {
 		if i >= len(warned) || !strings.HasPrefix(warned[i], w) {
 			t.Errorf("warning %d = %q, want it to start with %q", i, warned, w)
+		}
+	}
+	for i, what := range []error{agentbox.ErrFallingBack, agentbox.ErrRetrying, agentbox.ErrFallingBack} {
+		if i < len(resp.Warnings) && !errors.Is(resp.Warnings[i], what) {
+			t.Errorf("warning %d (%v) does not match %v", i, resp.Warnings[i], what)
 		}
 	}
 }

@@ -182,7 +182,7 @@ func (p *Provider) Stream(ctx context.Context, req *agentbox.Request) iter.Seq2[
 		var last *agentbox.ProviderError
 		for i, model := range models {
 			if i > 0 {
-				w := fmt.Errorf("%s: falling back to %s: %w", p.name, model, last)
+				w := warning{fmt.Errorf("%s: falling back to %s: %w", p.name, model, last), agentbox.ErrFallingBack}
 				if !yield(agentbox.Chunk{Warning: w}, nil) {
 					return
 				}
@@ -248,7 +248,7 @@ func (p *Provider) streamModel(ctx context.Context, req *agentbox.Request, model
 		if delay < 0 {
 			return false, err // the server asks for a longer wait than allowed
 		}
-		w := fmt.Errorf("%s: retrying %s in %v (retry %d of %d): %w", p.name, model, delay.Round(time.Millisecond), attempt+1, p.cfg.MaxRetries, pe)
+		w := warning{fmt.Errorf("%s: retrying %s in %v (retry %d of %d): %w", p.name, model, delay.Round(time.Millisecond), attempt+1, p.cfg.MaxRetries, pe), agentbox.ErrRetrying}
 		if !yield(agentbox.Chunk{Warning: w}, nil) {
 			return true, nil
 		}
@@ -411,3 +411,14 @@ func (s *streamer) next() (agentbox.Chunk, error) {
 		}
 	}
 }
+
+// A warning is a problem the provider recovered from: its text and cause
+// are err's, and it matches what, agentbox.ErrRetrying or
+// agentbox.ErrFallingBack.
+type warning struct {
+	err  error
+	what error
+}
+
+func (w warning) Error() string   { return w.err.Error() }
+func (w warning) Unwrap() []error { return []error{w.err, w.what} }

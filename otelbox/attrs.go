@@ -60,4 +60,6 @@ const (
 	keySandboxExitCode = attribute.Key("agentbox.sandbox.exit_code")
 	eventFirstChunk    = "agentbox.first_chunk"
 	eventWarning       = "agentbox.provider.warning"
+	eventRetry         = "agentbox.provider.retry"
+	eventFallback      = "agentbox.provider.fallback"
 )

@@ -39,9 +39,11 @@
 // gen_ai.usage.reasoning.output_tokens (when not zero), agentbox.usage.cost,
 // and gen_ai.response.time_to_first_chunk (seconds). Its events are
 // "agentbox.first_chunk", when the first text, reasoning or tool call
-// arrives, and "agentbox.provider.warning" for each problem the provider
-// recovered from (a retry or a fallback to another model: agentbox does not
-// say which), with error.type and agentbox.warning.message, and
+// arrives, and one for each problem the provider recovered from:
+// "agentbox.provider.retry" for a retry (a warning matching
+// agentbox.ErrRetrying), "agentbox.provider.fallback" for a fallback to
+// another model (agentbox.ErrFallingBack), "agentbox.provider.warning" for
+// any other, with error.type and agentbox.warning.message, and
 // http.response.status_code when the provider gave one.
 //
 // A tool call's span ("execute_tool {tool}") has gen_ai.operation.name

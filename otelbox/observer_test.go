@@ -145,12 +145,12 @@ func TestRetriedModelCall(t *testing.T) {
 	}
 	var warnings []string
 	for _, e := range chat.Events() {
-		if e.Name == "agentbox.provider.warning" {
+		if e.Name == "agentbox.provider.retry" {
 			warnings = append(warnings, strings.Join(keyValues(e.Attributes), " "))
 		}
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "error.type=rate_limited") || !strings.Contains(warnings[0], "http.response.status_code=429") {
-		t.Errorf("warning events %q, want one of a 429, rate_limited", warnings)
+		t.Errorf("retry events %q, want one of a 429, rate_limited", warnings)
 	}
 	if chat.Status().Code != codes.Unset {
 		t.Errorf("the retried call's status is %v, want unset", chat.Status())

@@ -163,7 +163,14 @@ func (c *modelCall) Warning(err error) {
 	if code := statusCode(err); code != 0 {
 		kv = append(kv, keyHTTPResponseStatus.Int(code))
 	}
-	c.span.AddEvent(eventWarning, trace.WithAttributes(kv...))
+	name := eventWarning
+	switch {
+	case errors.Is(err, agentbox.ErrFallingBack):
+		name = eventFallback
+	case errors.Is(err, agentbox.ErrRetrying):
+		name = eventRetry
+	}
+	c.span.AddEvent(name, trace.WithAttributes(kv...))
 }
 
 // End ends the span of the call and records its metrics.
