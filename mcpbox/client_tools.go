@@ -206,11 +206,17 @@ func (c *Client) onProgress(_ context.Context, req *mcp.ProgressNotificationClie
 		call.last = time.Now()
 	}
 	c.pmu.Unlock()
-	if call == nil || req.Params.Message == "" {
+	if call == nil {
 		return
 	}
 	env := call.env
 	msg := req.Params.Message
+	if msg == "" { // progress alone, as a line of output
+		msg = fmt.Sprintf("[progress %g]", req.Params.Progress)
+		if req.Params.Total > 0 {
+			msg = fmt.Sprintf("[progress %g of %g]", req.Params.Progress, req.Params.Total)
+		}
+	}
 	if !strings.HasSuffix(msg, "\n") {
 		msg += "\n"
 	}

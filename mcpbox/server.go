@@ -285,12 +285,14 @@ func (s *Server) handler(tool agentbox.Tool) mcp.ToolHandler {
 			Name:      name,
 			Arguments: string(req.Params.Arguments),
 		}
+		st := newStreamer(ctx, req)
 		res := agentbox.CallTool(ctx, tool, sb, call, agentbox.CallOptions{
 			Timeout:   s.opts.ToolTimeout,
 			MaxResult: s.opts.MaxResult,
-			Emit:      newStreamer(ctx, req).emit,
+			Emit:      st.emit,
 			Logger:    s.log,
 		})
+		st.settle()
 		return toolResult(res), nil
 	}
 }

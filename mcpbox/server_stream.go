@@ -3,6 +3,7 @@ package mcpbox
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/agentbox/agentbox"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -16,6 +17,28 @@ type streamer struct {
 	session  *mcp.ServerSession
 	token    any // the call's progress token, nil if none
 	progress float64
+	last     time.Time // when the last notification was sent
+}
+
+// resultGap is how long after its last progress notification a call's
+// result waits. The TypeScript SDK's clients (Claude's, Cursor's, VS
+// Code's) drop a progress notification that they read together with the
+// result it belongs to, as unknown, and some then end the session; a
+// result that follows a moment later arrives on its own.
+const resultGap = 20 * time.Millisecond
+
+// settle waits, before the call's result is sent, until resultGap has
+// passed since the last notification.
+func (s *streamer) settle() {
+	if s.last.IsZero() {
+		return
+	}
+	t := time.NewTimer(time.Until(s.last.Add(resultGap)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.ctx.Done():
+	}
 }
 
 // newStreamer returns the streamer of the call req, whose context is ctx.
@@ -48,6 +71,7 @@ func (s *streamer) send(logger, text string) {
 			Progress:      s.progress,
 			Message:       text,
 		})
+		s.last = time.Now()
 		return
 	}
 	s.session.Log(s.ctx, &mcp.LoggingMessageParams{Level: "info", Logger: logger, Data: text})

@@ -22,6 +22,8 @@ const transport = mode === 'http'
   ? new StreamableHTTPClientTransport(new URL(target))
   : new StdioClientTransport({ command: target, args: ['-sandbox', 'local', '-isolation', 'none'], stderr: 'inherit' });
 const client = new Client({ name: 'agentbox-ts-test', version: '0.0.0' });
+const clientErrors = [];
+client.onerror = (err) => clientErrors.push(String(err?.message ?? err));
 await client.connect(transport);
 
 // call calls a tool and returns its result's text, error flag and _meta.
@@ -34,14 +36,24 @@ async function call(name, args, options) {
   };
 }
 
-const summary = { server: client.getServerVersion() };
+const summary = { server: client.getServerVersion(), clientErrors };
 try {
   summary.tools = (await client.listTools()).tools.map((t) => t.name);
   summary.write = await call('write_file', { files: [{ path: 'site/index.html', content: page }] });
   summary.read = await call('read_file', { path: 'site/index.html' });
   summary.progress = [];
+  // The SDK's client drops a progress notification it reads together with
+  // the result of its call (it hands notifications over a microtask later),
+  // and reports it to onerror as "Received a progress notification for an
+  // unknown token" (modelcontextprotocol/typescript-sdk#2580). quick is a
+  // command that ends at once: its progress arrives before its result only
+  // because the server leaves a gap between them.
   summary.run = await call('run_command', { command: 'cat site/index.html; echo ran' }, {
     onprogress: (p) => summary.progress.push(p),
+  });
+  summary.quickProgress = [];
+  summary.quick = await call('run_command', { command: 'echo quick' }, {
+    onprogress: (p) => summary.quickProgress.push(p),
   });
   summary.bad = await call('read_file', { path: 'no/such/file' });
   summary.pwd = await call('run_command', { command: 'pwd' });
