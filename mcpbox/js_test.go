@@ -1,7 +1,6 @@
 package mcpbox_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -454,55 +453,15 @@ func TestTypeScriptClientOverHTTP(t *testing.T) {
 		t.Skip("no SIGINT")
 	}
 	dir := mcpJS(t)
-	bin := buildCommand(t)
 	marker := "MCPBOX_MARKER=" + t.Name() + time.Now().Format("150405.000000")
-	cmd := exec.Command(bin, "-http", "127.0.0.1:0", "-sandbox", "local", "-isolation", "none")
-	cmd.Env = append(os.Environ(), marker)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	exited := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
+	cmd := startHTTPCommand(t, buildCommand(t), []string{marker}, "-sandbox", "local", "-isolation", "none")
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("after SIGINT agentbox-mcp exited with %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("agentbox-mcp did not exit after SIGINT")
-			cmd.Process.Kill()
-			<-exited
+		if err := cmd.interrupt(t, 15*time.Second); err != nil {
+			t.Errorf("after SIGINT agentbox-mcp exited with %v", err)
 		}
 		killAll(marker)
 	})
-	var endpoint string
-	select {
-	case line := <-lines:
-		i := strings.Index(line, "http://")
-		if i < 0 {
-			t.Fatalf("agentbox-mcp said %q, want the address it serves", line)
-		}
-		endpoint = line[i:]
-	case <-time.After(15 * time.Second):
-		t.Fatal("agentbox-mcp did not say where it serves")
-	}
+	endpoint := cmd.endpoint
 
 	s := jsClient(t, dir, "MCPBOX_JS_CLIENT=1", "http", endpoint)
 	workspace := checkJSSession(t, s)
@@ -516,7 +475,7 @@ func TestTypeScriptClientOverHTTP(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, line := range drain(lines) {
+	for _, line := range drain(cmd.lines) {
 		t.Logf("agentbox-mcp: %s", line)
 	}
 }

@@ -1,7 +1,6 @@
 package mcpbox_test
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -103,45 +102,8 @@ func TestCommandOverHTTP(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT")
 	}
-	bin := buildCommand(t)
-	cmd := exec.Command(bin, "-http", "127.0.0.1:0", "-sandbox", "local")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	defer func() {
-		cmd.Process.Kill()
-		for range lines {
-		}
-		<-exited
-	}()
-	var endpoint string
-	select {
-	case line := <-lines:
-		i := strings.Index(line, "http://")
-		if i < 0 {
-			t.Fatalf("the command said %q, want the address it serves", line)
-		}
-		endpoint = line[i:]
-	case <-time.After(30 * time.Second):
-		t.Fatal("the command did not say where it serves")
-	}
+	cmd := startHTTPCommand(t, buildCommand(t), nil, "-sandbox", "local")
+	endpoint := cmd.endpoint
 
 	hc := &http.Client{}
 	defer hc.CloseIdleConnections()
@@ -157,19 +119,8 @@ func TestCommandOverHTTP(t *testing.T) {
 		t.Fatalf("the workspace %q is not on this machine: %v", workspace, err)
 	}
 
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	for range lines {
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("after SIGINT the command exited with %v, want 0", err)
-		}
-		exited <- err
-	case <-time.After(30 * time.Second):
-		t.Fatal("the command did not exit after SIGINT")
+	if err := cmd.interrupt(t, 30*time.Second); err != nil {
+		t.Errorf("after SIGINT the command exited with %v, want 0", err)
 	}
 	if _, err := os.Stat(workspace); !os.IsNotExist(err) {
 		t.Errorf("the session's temporary workspace %q is left after SIGINT: %v", workspace, err)
