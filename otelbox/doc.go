@@ -47,7 +47,10 @@
 // http.response.status_code when the provider gave one.
 //
 // A tool call's span ("execute_tool {tool}") has gen_ai.operation.name
-// "execute_tool", gen_ai.tool.name, gen_ai.tool.call.id, gen_ai.tool.type
+// "execute_tool", gen_ai.tool.name (the model's name for the tool, or
+// "_OTHER" when no tool can have that name; in metrics also when the agent
+// has no such tool, so that made-up names do not multiply the series),
+// gen_ai.tool.call.id, gen_ai.tool.type
 // "function" and agentbox.step; when it ends, agentbox.tool.exit_code (and
 // agentbox.tool.killed, agentbox.tool.timed_out when true) for a call that
 // ran a command, and agentbox.tool.denied for a call a person denied. A

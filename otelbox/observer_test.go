@@ -2,6 +2,7 @@ package otelbox_test
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +313,39 @@ func TestZeroOptions(t *testing.T) {
 	done := run(t.Context(), t, scriptedAgent(otelbox.New(otelbox.Options{CaptureContent: true}), scripted()...), "Say hello")
 	if done.Reason != agentbox.StopCompleted {
 		t.Fatalf("run stopped: %s %v", done.Reason, done.Err)
+	}
+}
+
+func TestMadeUpToolNames(t *testing.T) {
+	huge := strings.Repeat("x", 100_000)
+	p := agentboxtest.NewProvider(
+		agentboxtest.Step{Calls: []agentboxtest.Call{
+			{ID: "a", Name: huge, Args: `{}`},
+			{ID: "b", Name: "made_up", Args: `{}`},
+		}},
+		agentboxtest.Reply("ok"),
+	)
+	tel := newTelemetry(t)
+	agent := agentbox.New(p, agentbox.Options{Tools: []agentbox.Tool{}, Observer: tel.observer(false)})
+	run(t.Context(), t, agent, "go")
+	spans := tel.ended(t)
+	one(t, spans, "execute_tool _OTHER")
+	one(t, spans, "execute_tool made_up")
+	for _, s := range spans {
+		if len(s.Name()) > 200 {
+			t.Errorf("a span named with %d bytes", len(s.Name()))
+		}
+	}
+	rm := tel.metrics(t)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
+				for _, dp := range h.DataPoints {
+					if v, ok := dp.Attributes.Value("gen_ai.tool.name"); ok && v.AsString() != "_OTHER" {
+						t.Errorf("%s has a series for the made-up tool %q", m.Name, v.AsString())
+					}
+				}
+			}
+		}
 	}
 }

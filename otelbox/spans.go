@@ -244,14 +244,34 @@ func (o *Observer) recordModelCall(ctx context.Context, requestModel, responseMo
 	}
 }
 
+// otherTool is gen_ai.tool.name for a name no tool can have, and, in
+// metrics, for a tool the agent does not have.
+const otherTool = "_OTHER"
+
+// toolName is name, the model's, when a tool can have it (1 to 64 letters,
+// digits, '_' or '-'), else otherTool: a model that writes anything does
+// not make spans of any size.
+func toolName(name string) string {
+	if len(name) == 0 || len(name) > 64 {
+		return otherTool
+	}
+	for _, ch := range []byte(name) {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
+			return otherTool
+		}
+	}
+	return name
+}
+
 // startToolCall starts the span of a tool call.
 func (o *Observer) startToolCall(ctx context.Context, call agentbox.ToolCallStart) (context.Context, func(agentbox.ToolResult)) {
 	start := time.Now()
-	ctx, span := o.tracer.Start(ctx, operationExecuteTool+" "+call.Call.Name,
+	name := toolName(call.Call.Name)
+	ctx, span := o.tracer.Start(ctx, operationExecuteTool+" "+name,
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(
 			keyOperationName.String(operationExecuteTool),
-			keyToolName.String(call.Call.Name),
+			keyToolName.String(name),
 			keyToolCallID.String(call.Call.ID),
 			keyToolType.String("function"),
 			keyStep.Int(call.Step),
@@ -282,10 +302,13 @@ func (o *Observer) startToolCall(ctx context.Context, call agentbox.ToolCallStar
 			}
 		}
 		if o.ins.duration.Enabled(ctx) {
+			if errors.Is(res.Err, agentbox.ErrUnknownTool) {
+				name = otherTool // the model may make up any number of names
+			}
 			kv := []attribute.KeyValue{
 				keyOperationName.String(operationExecuteTool),
 				keyProviderName.String(o.providerIn(ctx)),
-				keyToolName.String(call.Call.Name),
+				keyToolName.String(name),
 			}
 			if errType != "" {
 				kv = append(kv, keyErrorType.String(errType))
