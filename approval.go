@@ -91,10 +91,14 @@ func approveSafely(ctx context.Context, approve func(context.Context, ApprovalRe
 // left waiting the run stops, so that the caller can answer them
 // ([Agent.Continue]).
 func (r *run) runCalls(ctx context.Context, calls []ToolCall, answers map[string]Approval) ([]Message, []ToolCall) {
-	r.ask(ctx, calls, answers)
+	needs := make([]bool, len(calls)) // the policy is asked once a call
+	for i, c := range calls {
+		needs[i] = r.needsApproval(c)
+	}
+	r.ask(ctx, calls, needs, answers)
 	var ready, waiting []ToolCall
-	for _, c := range calls {
-		if _, answered := answers[c.ID]; answered || ctx.Err() != nil || !r.needsApproval(c) {
+	for i, c := range calls {
+		if _, answered := answers[c.ID]; answered || ctx.Err() != nil || !needs[i] {
 			ready = append(ready, c)
 		} else {
 			waiting = append(waiting, c)
@@ -103,12 +107,12 @@ func (r *run) runCalls(ctx context.Context, calls []ToolCall, answers map[string
 	return r.runTools(ctx, ready, answers), waiting
 }
 
-// ask sends an ApprovalRequest for each call that needs an answer and has
-// none in answers, in call order, and with Options.Approve adds the answers
-// it gets to answers, waiting for each up to Options.ApprovalTimeout in all.
-// A call it gets no answer for (there is no Approve, the time passed, or
-// Approve failed) stays without one.
-func (r *run) ask(ctx context.Context, calls []ToolCall, answers map[string]Approval) {
+// ask sends an ApprovalRequest for each call that needs an answer (by
+// needs, in the order of calls) and has none in answers, in call order, and
+// with Options.Approve adds the answers it gets to answers, waiting for each
+// up to Options.ApprovalTimeout in all. A call it gets no answer for (there
+// is no Approve, the time passed, or Approve failed) stays without one.
+func (r *run) ask(ctx context.Context, calls []ToolCall, needs []bool, answers map[string]Approval) {
 	a := r.agent
 	approve := a.opts.Approve
 	askCtx := ctx
@@ -117,8 +121,8 @@ func (r *run) ask(ctx context.Context, calls []ToolCall, answers map[string]Appr
 		askCtx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	for _, c := range calls {
-		if _, answered := answers[c.ID]; answered || !r.needsApproval(c) {
+	for i, c := range calls {
+		if _, answered := answers[c.ID]; answered || !needs[i] {
 			continue
 		}
 		req := ApprovalRequest{Step: r.steps, ID: c.ID, Name: c.Name}

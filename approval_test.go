@@ -452,3 +452,23 @@ func TestPanickingApprovalCodeIsContained(t *testing.T) {
 		t.Errorf("errors: %v", errs)
 	}
 }
+
+func TestThePolicyIsAskedOnceACall(t *testing.T) {
+	asked := map[string]int{}
+	a := agentbox.New(approvalScript(), agentbox.Options{
+		Sandbox: agentboxtest.NewSandbox(),
+		NeedsApproval: func(c agentbox.ToolCall) bool {
+			asked[c.ID]++
+			return c.Name == "run_command"
+		},
+	})
+	collect(t, a.Run(context.Background(), "go"))
+	for id, n := range asked {
+		if n != 1 {
+			t.Errorf("the policy was asked about %s %d times", id, n)
+		}
+	}
+	if len(asked) != 4 {
+		t.Errorf("the policy was asked about %d calls, want 4", len(asked))
+	}
+}

@@ -1,12 +1,14 @@
 package uistream_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // aiSDK returns the folder whose node_modules holds the AI SDK's "ai"
@@ -21,11 +23,17 @@ func aiSDK4(t *testing.T) string { return nodePackage(t, "AI_SDK4_DIR", "@ai-sdk
 // variable env set to dir, and returns what it prints.
 func node(t *testing.T, env, dir, script string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{"testdata/client/" + script}, args...)...)
+	// The scripts take seconds: a hang is cut short, its output and errors
+	// shown.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{"testdata/client/" + script}, args...)...)
 	cmd.Env = append(os.Environ(), env+"="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node %s: %v\n%s", script, err, out)
+		t.Fatalf("node %s: %v (context: %v)\n%s\nstderr: %s", script, err, ctx.Err(), out, stderr.String())
 	}
 	return out
 }

@@ -301,7 +301,9 @@ func TestTheClientsResume(t *testing.T) {
 				srv.Close()
 			})
 			resume := func() (out []byte, err error) {
-				cmd := exec.Command("node", "testdata/client/resume.mjs", tt.version, srv.URL+"/api/chat", "a")
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hang is cut short
+				defer cancel()
+				cmd := exec.CommandContext(ctx, "node", "testdata/client/resume.mjs", tt.version, srv.URL+"/api/chat", "a")
 				cmd.Env = append(os.Environ(), tt.env+"="+dir)
 				return cmd.Output()
 			}

@@ -289,11 +289,17 @@ func TestBoltDiysChatPage(t *testing.T) {
 		t.Skip("AI_SDK4_DIR is not set: run `npm install --prefix DIR @ai-sdk/ui-utils@1.2.11` and set AI_SDK4_DIR=DIR")
 	}
 	_, srv := startApp(t, nil)
-	cmd := exec.Command("node", "testdata/bolt.mjs", srv.URL+"/api/chat", replay.Prompt, "Make it blue.")
+	// The script's turns take seconds: a hang is cut short, its output and
+	// errors shown.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/bolt.mjs", srv.URL+"/api/chat", replay.Prompt, "Make it blue.")
 	cmd.Env = append(os.Environ(), "AI_SDK4_DIR="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node: %v\n%s", err, out)
+		t.Fatalf("node: %v (context: %v)\n%s\nstderr: %s", err, ctx.Err(), out, stderr.String())
 	}
 	type turn struct {
 		Message *struct {
