@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -41,7 +42,8 @@ type Config struct {
 	URL string
 	// HTTPClient makes the requests to URL; nil means a client of its own.
 	HTTPClient *http.Client
-	// Header is sent with every request to URL, such as an Authorization.
+	// Header is sent with every request to URL's host, such as an
+	// Authorization; a redirect to another host does not get it.
 	Header http.Header
 
 	// Transport, when set, makes the transport of each connection in place
@@ -223,8 +225,12 @@ func (c *Client) transport() (mcp.Transport, error) {
 			hc = &http.Client{}
 		}
 		if len(c.cfg.Header) > 0 {
+			u, err := url.Parse(c.cfg.URL)
+			if err != nil {
+				return nil, fmt.Errorf("mcpbox: Config.URL: %w", err)
+			}
 			copied := *hc
-			copied.Transport = headerTransport{base: hc.Transport, header: c.cfg.Header}
+			copied.Transport = headerTransport{base: hc.Transport, header: c.cfg.Header, host: u.Host}
 			hc = &copied
 		}
 		return &mcp.StreamableClientTransport{Endpoint: c.cfg.URL, HTTPClient: hc}, nil
@@ -353,16 +359,20 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-// headerTransport adds a header to every request.
+// headerTransport adds a header to every request to host: a server that
+// redirects elsewhere does not pass on what was given to it alone.
 type headerTransport struct {
 	base   http.RoundTripper
 	header http.Header
+	host   string
 }
 
 func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, v := range t.header {
-		r.Header[k] = slices.Clone(v)
+	if r.URL.Host == t.host {
+		r = r.Clone(r.Context())
+		for k, v := range t.header {
+			r.Header[k] = slices.Clone(v)
+		}
 	}
 	base := t.base
 	if base == nil {

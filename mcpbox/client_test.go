@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,7 +267,14 @@ func TestACommandServer(t *testing.T) {
 }
 
 func TestAnHTTPServer(t *testing.T) {
-	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return testServer() }, nil))
+	var authorized atomic.Int64 // requests that carried the header
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return testServer() }, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer test" {
+			authorized.Add(1)
+		}
+		mcpHandler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close) // after the client's Close
 	c := connect(t, mcpbox.Config{Name: "web", URL: srv.URL, Header: http.Header{"Authorization": {"Bearer test"}}})
 	_, all, done := run(t, c, agentbox.Options{},
@@ -280,6 +289,9 @@ func TestAnHTTPServer(t *testing.T) {
 	}
 	if r := results(all)["c"]; r.Output != "counted to 3" {
 		t.Errorf("count: %q, %v", r.Output, r.Err)
+	}
+	if authorized.Load() == 0 {
+		t.Error("no request to the server carried Config.Header")
 	}
 }
 
@@ -361,5 +373,39 @@ func TestCloseEndsTheServersProcess(t *testing.T) {
 	}
 	if _, err := c.Tools(t.Context()); err == nil {
 		t.Error("a closed client listed tools")
+	}
+}
+
+// TestTheHeaderStaysWithTheServer: a server that redirects elsewhere does
+// not get the Authorization it was given sent on to another host.
+func TestTheHeaderStaysWithTheServer(t *testing.T) {
+	var leaked []string
+	var mu sync.Mutex
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked = append(leaked, r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	t.Cleanup(other.Close)
+	// Another host name for the same loopback server: a different origin.
+	target := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+"/mcp", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(liar.Close)
+	_, err := mcpbox.Connect(t.Context(), mcpbox.Config{Name: "liar", URL: liar.URL, Header: http.Header{"Authorization": {"Bearer secret"}}, ConnectTimeout: 5 * time.Second})
+	if err == nil {
+		t.Fatal("connected to a server that only redirects")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) == 0 {
+		t.Fatal("the redirect was not followed: the test proves nothing")
+	}
+	for _, h := range leaked {
+		if h != "" {
+			t.Errorf("the other host got Authorization %q", h)
+		}
 	}
 }

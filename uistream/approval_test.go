@@ -461,7 +461,7 @@ func TestEncoderApprovals(t *testing.T) {
 	var b bytes.Buffer
 	enc := uistream.NewEncoder(&b, "m")
 	args := json.RawMessage(`{"command":"ls"}`)
-	for _, ev := range []agentbox.Event{
+	encodeAll(t, enc,
 		agentbox.ToolInput{Step: 1, ID: "a", Name: "run_command"},
 		agentbox.ToolInput{Step: 1, ID: "b", Name: "run_command"},
 		agentbox.ApprovalRequest{Step: 1, ID: "a", Name: "run_command", Args: args},
@@ -469,11 +469,7 @@ func TestEncoderApprovals(t *testing.T) {
 		agentbox.ToolStart{Step: 1, ID: "a", Name: "run_command", Args: args},
 		agentbox.ToolResult{Step: 1, ID: "a", Name: "run_command", Output: "Error: the user denied this call", Err: agentbox.ErrDenied},
 		agentbox.Done{Reason: agentbox.StopApproval, Steps: 1, Pending: []agentbox.ToolCall{{ID: "b"}}},
-	} {
-		if err := enc.Encode(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	cs := chunks(t, b.String())
 	want := "start start-step tool-input-start tool-input-start tool-input-available tool-approval-request " +
 		"tool-input-available tool-approval-request tool-output-denied finish-step finish"
@@ -486,18 +482,14 @@ func TestEncoderApprovals(t *testing.T) {
 
 	b.Reset()
 	enc = uistream.NewEncoder(&b, "m")
-	for _, ev := range []agentbox.Event{
+	encodeAll(t, enc,
 		agentbox.ApprovalRequest{ID: "c", Name: "run_command", Args: args}, // asked again
 		agentbox.ToolStart{ID: "b", Name: "run_command", Args: args},
 		agentbox.ToolOutput{ID: "b", Stream: "stdout", Text: "x\n"},
 		agentbox.ToolResult{ID: "b", Name: "run_command", Output: "x"},
 		agentbox.Token{Step: 1, Text: "ok"},
 		agentbox.Done{Reason: agentbox.StopCompleted, Steps: 1},
-	} {
-		if err := enc.Encode(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	cs = chunksContinued(t, b.String())
 	want = "start tool-approval-request data-tool-output tool-output-available start-step text-start text-delta text-end finish-step finish"
 	if got := strings.Join(types(cs), " "); got != want {
@@ -512,13 +504,11 @@ func TestDataStreamEncoderApprovals(t *testing.T) {
 	var b bytes.Buffer
 	enc := uistream.NewDataStreamEncoder(&b, "m")
 	args := json.RawMessage(`{"command":"ls"}`)
-	for _, ev := range []agentbox.Event{
+	encodeAll(t, enc,
 		agentbox.ToolInput{Step: 1, ID: "a", Name: "run_command", Delta: `{"command":"ls"}`},
 		agentbox.ApprovalRequest{Step: 1, ID: "a", Name: "run_command", Args: args},
 		agentbox.Done{Reason: agentbox.StopApproval, Steps: 1},
-	} {
-		enc.Encode(ev)
-	}
+	)
 	want := `f:{"messageId":"m"}
 b:{"toolCallId":"a","toolName":"run_command"}
 c:{"toolCallId":"a","argsTextDelta":"{\"command\":\"ls\"}"}
@@ -533,15 +523,23 @@ d:{"finishReason":"tool-calls","usage":{"promptTokens":0,"completionTokens":0}}
 
 	b.Reset()
 	enc = uistream.NewDataStreamEncoder(&b, "m")
-	for _, ev := range []agentbox.Event{
+	encodeAll(t, enc,
 		agentbox.ToolStart{ID: "a", Name: "run_command", Args: args},
 		agentbox.ToolResult{ID: "a", Name: "run_command", Output: "x"},
 		agentbox.Token{Step: 1, Text: "ok"},
 		agentbox.Done{Reason: agentbox.StopCompleted, Steps: 1},
-	} {
-		enc.Encode(ev)
-	}
+	)
 	if got := b.String(); !strings.HasPrefix(got, `a:{"toolCallId":"a","result":"x"}`+"\n"+`f:{"messageId":"m"}`+"\n0:\"ok\"\n") || strings.Contains(got, "9:") {
 		t.Errorf("continued:\n%s", got)
+	}
+}
+
+// encodeAll encodes evs with enc, failing t on an error.
+func encodeAll(t *testing.T, enc interface{ Encode(agentbox.Event) error }, evs ...agentbox.Event) {
+	t.Helper()
+	for _, ev := range evs {
+		if err := enc.Encode(ev); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -18,16 +18,23 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// provider returns an OpenRouter provider of the fake server srv.
+func provider(t *testing.T, srv *openroutertest.Server) *openrouter.Provider {
+	t.Helper()
+	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestChatKeepsTheConversation(t *testing.T) {
 	srv := openroutertest.NewServer(t, openroutertest.FromSteps(
 		agentboxtest.Step{Text: []string{"Writing it."}, Calls: []agentboxtest.Call{{ID: "c1", Name: "write_file", Args: `{"files":[{"path":"note.txt","content":"remember me"}]}`}}},
 		agentboxtest.Reply("Written."),
 		agentboxtest.Step{Delay: 300 * time.Millisecond, Text: []string{"It says: remember me."}},
 	)...)
-	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := provider(t, srv)
 	sb := agentboxtest.NewSandbox()
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -63,10 +70,7 @@ func TestChatShowsFailedCallsAsFailures(t *testing.T) {
 		}},
 		agentboxtest.Reply("Fixing it."),
 	)...)
-	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := provider(t, srv)
 	sb := agentboxtest.NewSandbox()
 	sb.Handler = func(_ context.Context, _ *agentboxtest.Sandbox, cmd agentbox.Command) (agentbox.Result, error) {
 		if strings.HasPrefix(cmd.Cmd, "grep") {
@@ -105,10 +109,7 @@ func TestChatAsksBeforeCommands(t *testing.T) {
 		}},
 		agentboxtest.Reply("Done what I may."),
 	)...)
-	p, err := openrouter.New(openrouter.Config{APIKey: "sk-or-test", BaseURL: srv.URL, Models: []string{"test/model"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := provider(t, srv)
 	sb := agentboxtest.NewSandbox()
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
